@@ -1,0 +1,270 @@
+// Vision Transformer as pure functions of (params, inputs). Callers own tf.tidy: every function
+// here allocates intermediates and returns new tensors.
+//
+// Canonical parameter names (linear weights stored [in, out] so the forward needs no transposes):
+//   patch_embed.weight [p*p*c, D] (patch pixels flattened in (p1 p2 c) order), patch_embed.bias [D]
+//   cls_token [D], pos_embed [1 + gh*gw, D]
+//   blocks.{i}.norm1.{weight,bias} [D]
+//   blocks.{i}.attn.qkv.weight [D, 3*inner] (q | k | v, each head-major (h d)), .bias [3*inner]?
+//   blocks.{i}.attn.proj.weight [inner, D], .bias [D]
+//   blocks.{i}.norm2.{weight,bias} [D]
+//   blocks.{i}.mlp.fc1.weight [D, M], .bias [M]; blocks.{i}.mlp.fc2.weight [M, D], .bias [D]
+//   norm.{weight,bias} [D] (when finalNorm ≠ 'none')
+//   head.weight [D, numLabels], head.bias [numLabels]
+import * as tf from '@tensorflow/tfjs';
+
+export type VitActivation = 'relu' | 'gelu' | 'gelu_tanh';
+
+/**
+ * 'cls': the class token; 'mean': mean of the patch tokens (timm); 'mean_all': mean over all tokens
+ * including the class token (lucidrains' `x.mean(dim=1)`).
+ */
+export type VitPooling = 'cls' | 'mean' | 'mean_all';
+
+/**
+ * Where the final LayerNorm sits: on every token before pooling (HF, torchvision, timm),
+ * on the pooled vector (lucidrains' mlp_head.0, timm's fc_norm), or absent. For 'cls' pooling the
+ * first two are the same function.
+ */
+export type VitFinalNorm = 'tokens' | 'pooled' | 'none';
+
+export interface VitConfig {
+  /** Side of the square input the position embeddings were made for. */
+  imageSize: number;
+  patchSize: number;
+  numChannels: number;
+  hiddenSize: number;
+  depth: number;
+  numHeads: number;
+  /** Width of one head; inner attention width is numHeads * headDim (may differ from hiddenSize). */
+  headDim: number;
+  mlpSize: number;
+  activation: VitActivation;
+  qkvBias: boolean;
+  layerNormEps: number;
+  pooling: VitPooling;
+  finalNorm: VitFinalNorm;
+  numLabels: number;
+}
+
+export type VitParams = Readonly<Record<string, tf.Tensor>>;
+
+export function gridSize(config: Pick<VitConfig, 'imageSize' | 'patchSize'>): number {
+  return config.imageSize / config.patchSize;
+}
+
+/** Canonical parameter shapes for a config: the contract between importers and the forward. */
+export function vitParamShapes(config: VitConfig): Map<string, number[]> {
+  const { hiddenSize: d, patchSize: p, numChannels: c, numHeads, headDim, mlpSize: m, numLabels } = config;
+  const inner = numHeads * headDim;
+  const g = gridSize(config);
+  const shapes = new Map<string, number[]>([
+    ['patch_embed.weight', [p * p * c, d]],
+    ['patch_embed.bias', [d]],
+    ['cls_token', [d]],
+    ['pos_embed', [1 + g * g, d]],
+  ]);
+  for (let i = 0; i < config.depth; i++) {
+    const b = `blocks.${i}`;
+    shapes.set(`${b}.norm1.weight`, [d]).set(`${b}.norm1.bias`, [d]);
+    shapes.set(`${b}.attn.qkv.weight`, [d, 3 * inner]);
+    if (config.qkvBias) shapes.set(`${b}.attn.qkv.bias`, [3 * inner]);
+    shapes.set(`${b}.attn.proj.weight`, [inner, d]).set(`${b}.attn.proj.bias`, [d]);
+    shapes.set(`${b}.norm2.weight`, [d]).set(`${b}.norm2.bias`, [d]);
+    shapes.set(`${b}.mlp.fc1.weight`, [d, m]).set(`${b}.mlp.fc1.bias`, [m]);
+    shapes.set(`${b}.mlp.fc2.weight`, [m, d]).set(`${b}.mlp.fc2.bias`, [d]);
+  }
+  if (config.finalNorm !== 'none') shapes.set('norm.weight', [d]).set('norm.bias', [d]);
+  shapes.set('head.weight', [d, numLabels]).set('head.bias', [numLabels]);
+  return shapes;
+}
+
+function param(params: VitParams, name: string): tf.Tensor {
+  const t = params[name];
+  if (!t) throw new Error(`ViT parameter "${name}" is missing`);
+  return t;
+}
+
+/** x [R, in] · W [in, out] + b: the one 2-D, non-transposed matmul form that wasm runs fast. */
+function linear(params: VitParams, name: string, x: tf.Tensor2D, bias = true): tf.Tensor2D {
+  const y = tf.matMul(x, param(params, `${name}.weight`) as tf.Tensor2D) as tf.Tensor2D;
+  return bias ? (tf.add(y, param(params, `${name}.bias`)) as tf.Tensor2D) : y;
+}
+
+function layerNorm(params: VitParams, name: string, x: tf.Tensor2D, eps: number): tf.Tensor2D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(normed, param(params, `${name}.weight`)), param(params, `${name}.bias`));
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+function activate(x: tf.Tensor2D, activation: VitActivation): tf.Tensor2D {
+  switch (activation) {
+    case 'relu':
+      return tf.relu(x);
+    case 'gelu':
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+    case 'gelu_tanh': {
+      // 0.5·x·(1 + tanh(z)) = x·sigmoid(2z): identical maths, and wasm's Tanh is slow.
+      const z = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), 2 * SQRT_2_OVER_PI);
+      return tf.mul(x, tf.sigmoid(z));
+    }
+  }
+}
+
+/** Images NHWC [B, H, W, C] → patch rows [B * gh * gw, p*p*C] in (p1 p2 c) order. */
+function patchify(images: tf.Tensor4D, p: number): tf.Tensor2D {
+  const [b, h, w, c] = images.shape;
+  const gh = h / p;
+  const gw = w / p;
+  // Kept at rank 4: (p2 c) is already contiguous, so one swap of the p1 and gw axes suffices.
+  const x = tf.reshape(images, [b * gh, p, gw, p * c]);
+  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b * gh * gw, p * p * c]);
+}
+
+function attention(params: VitParams, prefix: string, x: tf.Tensor2D, batch: number, tokens: number, config: VitConfig): tf.Tensor2D {
+  const { numHeads: h, headDim: hd } = config;
+  const inner = h * hd;
+  const qkv = linear(params, `${prefix}.qkv`, x, config.qkvBias);
+  const [q, k, v] = tf.split(qkv, [inner, inner, inner], 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+  const heads = (t: tf.Tensor2D, perm: number[]) => tf.transpose(tf.reshape(t, [batch, tokens, h, hd]), perm);
+  const qh = tf.mul(heads(q, [0, 2, 1, 3]), hd ** -0.5); // [B, h, N, hd]
+  const kt = heads(k, [0, 2, 3, 1]); // [B, h, hd, N]: transposed explicitly, see ENGINE-NOTES
+  const vh = heads(v, [0, 2, 1, 3]); // [B, h, N, hd]
+  const weights = tf.softmax(tf.matMul(qh, kt)); // [B, h, N, N]
+  const out = tf.transpose(tf.matMul(weights, vh), [0, 2, 1, 3]); // [B, N, h, hd]
+  return linear(params, `${prefix}.proj`, tf.reshape(out, [batch * tokens, inner]));
+}
+
+/** Token sequence after the blocks, before any final norm: [B, 1 + N, D]. */
+function encode(params: VitParams, config: VitConfig, images: tf.Tensor4D): tf.Tensor3D {
+  const [batch, height, width, channels] = images.shape;
+  const { patchSize: p, hiddenSize: d, layerNormEps: eps } = config;
+  if (channels !== config.numChannels) {
+    throw new Error(`ViT expects ${config.numChannels} channel(s), got images with ${channels}`);
+  }
+  if (height % p !== 0 || width % p !== 0) {
+    throw new Error(`image size ${height}×${width} is not a multiple of the patch size ${p}`);
+  }
+  const patches = (height / p) * (width / p);
+  const tokens = patches + 1;
+  const pos = param(params, 'pos_embed');
+  if (pos.shape[0] !== tokens) {
+    throw new Error(
+      `position embeddings cover ${pos.shape[0]! - 1} patches but a ${height}×${width} input has ${patches}: ` +
+        'resize them with withImageSize()',
+    );
+  }
+  const embedded = tf.reshape(linear(params, 'patch_embed', patchify(images, p)), [batch, patches, d]);
+  const cls = tf.broadcastTo(tf.reshape(param(params, 'cls_token'), [1, 1, d]), [batch, 1, d]);
+  let x = tf.reshape(tf.add(tf.concat([cls, embedded], 1), pos), [batch * tokens, d]) as tf.Tensor2D;
+  for (let i = 0; i < config.depth; i++) {
+    const b = `blocks.${i}`;
+    x = tf.add(x, attention(params, `${b}.attn`, layerNorm(params, `${b}.norm1`, x, eps), batch, tokens, config));
+    const hidden = activate(linear(params, `${b}.mlp.fc1`, layerNorm(params, `${b}.norm2`, x, eps)), config.activation);
+    x = tf.add(x, linear(params, `${b}.mlp.fc2`, hidden));
+  }
+  return tf.reshape(x, [batch, tokens, d]);
+}
+
+/** Pooled features [B, D] (after the final norm, i.e. what the head sees). */
+export function vitFeatures(params: VitParams, config: VitConfig, images: tf.Tensor4D): tf.Tensor2D {
+  const [batch] = images.shape;
+  const d = config.hiddenSize;
+  let x = encode(params, config, images);
+  const tokens = x.shape[1];
+  if (config.finalNorm === 'tokens') {
+    x = tf.reshape(layerNorm(params, 'norm', tf.reshape(x, [batch * tokens, d]), config.layerNormEps), [batch, tokens, d]);
+  }
+  let pooled: tf.Tensor2D;
+  switch (config.pooling) {
+    case 'cls':
+      pooled = tf.reshape(tf.slice(x, [0, 0, 0], [batch, 1, d]), [batch, d]);
+      break;
+    case 'mean':
+      pooled = tf.mean(tf.slice(x, [0, 1, 0], [batch, tokens - 1, d]), 1);
+      break;
+    case 'mean_all':
+      pooled = tf.mean(x, 1);
+      break;
+  }
+  return config.finalNorm === 'pooled' ? layerNorm(params, 'norm', pooled, config.layerNormEps) : pooled;
+}
+
+/** Classifier head: features [B, D] → logits [B, numLabels]. */
+export function vitHead(params: VitParams, features: tf.Tensor2D): tf.Tensor2D {
+  return linear(params, 'head', features);
+}
+
+/** Images NHWC float [B, H, W, C], already normalised → logits [B, numLabels]. */
+export function vitForward(params: VitParams, config: VitConfig, images: tf.Tensor4D): tf.Tensor2D {
+  return vitHead(params, vitFeatures(params, config, images));
+}
+
+export type PosEmbedInterpolation = 'bilinear' | 'bicubic';
+
+/**
+ * Resamples the patch position embeddings from the config's grid to the grid of `imageSize`,
+ * keeping the class token's embedding, so the model runs at another resolution. Matches PyTorch's
+ * F.interpolate(mode, size=..., align_corners=False) (bicubic with A = -0.75, no antialias), which
+ * is what HF transformers and timm use. Returns new params and config; only pos_embed is a new
+ * tensor (the caller owns it), every other entry is shared with the input.
+ */
+export function withImageSize(
+  params: VitParams,
+  config: VitConfig,
+  imageSize: number,
+  mode: PosEmbedInterpolation = 'bicubic',
+): { params: VitParams; config: VitConfig } {
+  if (imageSize % config.patchSize !== 0) {
+    throw new Error(`image size ${imageSize} is not a multiple of the patch size ${config.patchSize}`);
+  }
+  const from = gridSize(config);
+  const to = imageSize / config.patchSize;
+  const posEmbed = tf.tidy(() => {
+    const pos = param(params, 'pos_embed') as tf.Tensor2D;
+    const d = pos.shape[1];
+    const cls = tf.slice(pos, [0, 0], [1, d]);
+    const grid = tf.reshape(tf.slice(pos, [1, 0], [from * from, d]), [from, from * d]);
+    // Separable resampling: rows, then columns, each a small 2-D matmul with a weight matrix.
+    const wy = tf.tensor2d(interpolationMatrix(from, to, mode), [to, from]);
+    const rows = tf.reshape(tf.matMul(wy, grid), [to, from, d]); // [to, from, D]
+    const cols = tf.reshape(tf.transpose(rows, [1, 0, 2]), [from, to * d]);
+    const resized = tf.reshape(tf.transpose(tf.reshape(tf.matMul(wy, cols), [to, to, d]), [1, 0, 2]), [to * to, d]);
+    return tf.concat([cls, resized], 0);
+  });
+  return { params: { ...params, pos_embed: posEmbed }, config: { ...config, imageSize } };
+}
+
+/** Row-major [outSize, inSize] weights reproducing PyTorch's align_corners=False resampling. */
+function interpolationMatrix(inSize: number, outSize: number, mode: PosEmbedInterpolation): Float32Array {
+  const w = new Float32Array(outSize * inSize);
+  const scale = inSize / outSize;
+  const clamp = (i: number) => Math.min(Math.max(i, 0), inSize - 1);
+  for (let o = 0; o < outSize; o++) {
+    const src = (o + 0.5) * scale - 0.5;
+    if (mode === 'bilinear') {
+      const s = Math.max(src, 0); // PyTorch clamps negative source coordinates for linear modes
+      const i0 = Math.min(Math.floor(s), inSize - 1);
+      const i1 = Math.min(i0 + 1, inSize - 1);
+      const t = s - i0;
+      w[o * inSize + i0] += 1 - t;
+      w[o * inSize + i1] += t;
+    } else {
+      const i = Math.floor(src);
+      const t = src - i;
+      const coeffs = cubicCoefficients(t);
+      for (let k = 0; k < 4; k++) w[o * inSize + clamp(i - 1 + k)] += coeffs[k]!;
+    }
+  }
+  return w;
+}
+
+/** Keys' cubic convolution with A = -0.75 (PyTorch's upsample_bicubic2d). */
+function cubicCoefficients(t: number): [number, number, number, number] {
+  const a = -0.75;
+  const near = (x: number) => ((a + 2) * x - (a + 3)) * x * x + 1;
+  const far = (x: number) => ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+  return [far(t + 1), near(t), near(1 - t), far(2 - t)];
+}
