@@ -1,0 +1,36 @@
+import { resolve } from 'node:path';
+import { defineConfig } from 'electron-vite';
+import react from '@vitejs/plugin-react';
+import { version } from './package.json';
+
+// Node-side entries are bundled with their dependencies left external (native modules,
+// tfjs' wasm files), so the same output runs under Electron and under plain Node.
+export default defineConfig({
+  main: {
+    define: { __APP_VERSION__: JSON.stringify(version) },
+    build: {
+      rollupOptions: {
+        input: {
+          index: resolve(__dirname, 'main/index.ts'),
+          remote: resolve(__dirname, 'main/remote/start.ts'),
+        },
+      },
+    },
+  },
+  preload: {
+    build: {
+      rollupOptions: {
+        input: { index: resolve(__dirname, 'preload/index.ts') },
+      },
+    },
+  },
+  renderer: {
+    root: resolve(__dirname, 'renderer'),
+    build: {
+      rollupOptions: {
+        input: { index: resolve(__dirname, 'renderer/index.html') },
+      },
+    },
+    plugins: [react()],
+  },
+});

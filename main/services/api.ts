@@ -1,0 +1,59 @@
+import { inputSchemas, type ApiOutputs, type Channel, type Envelope, type ParsedInput } from '../../preload/api';
+import { toErrorBody } from './errors';
+import type { Studio } from '../studio';
+
+type Handlers = { [C in Channel]: (input: ParsedInput<C>) => ApiOutputs[C] | Promise<ApiOutputs[C]> };
+
+/** Every channel of the contract, bound to the services. Shell-neutral: both shells dispatch here. */
+export function createHandlers(studio: Studio): Handlers {
+  const { datasets, imports, store } = studio;
+  return {
+    'app.info': () => studio.info(),
+    'app.pickFolder': () => studio.pickFolder(),
+    'datasets.list': () => datasets.list(),
+    'datasets.get': ({ id }) => datasets.get(id),
+    'datasets.create': ({ name }) => datasets.create(name),
+    'datasets.rename': ({ id, name }) => datasets.rename(id, name),
+    'datasets.delete': ({ id }) => datasets.delete(id),
+    'images.page': ({ datasetId, offset, limit, classId }) => datasets.images(datasetId, offset, limit, classId),
+    'imports.start': ({ datasetId, source }) => imports.start(datasetId, source),
+    'imports.get': ({ id }) => imports.get(id),
+    'imports.list': ({ datasetId }) => imports.list(datasetId),
+    'jobs.cancel': ({ jobId }) => ({ cancelled: imports.cancel(jobId) }),
+    'models.list': () => store.models.list(),
+  };
+}
+
+export type Dispatch = (channel: string, rawInput: unknown) => Promise<Envelope<unknown>>;
+
+/**
+ * The one entry for calls from either shell: unknown channels and inputs that fail their
+ * schema are refused with a typed error before any service runs.
+ */
+export function createDispatch(handlers: Handlers): Dispatch {
+  return async (channel, rawInput) => {
+    if (!Object.hasOwn(inputSchemas, channel)) {
+      return { ok: false, error: { code: 'validation', message: `Unknown API call: ${String(channel).slice(0, 100)}` } };
+    }
+    const schema = inputSchemas[channel as Channel];
+    const parsed = schema.safeParse(rawInput);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+      const first = issues[0];
+      return {
+        ok: false,
+        error: {
+          code: 'validation',
+          message: `Invalid input for ${channel}: ${first.path ? `${first.path}: ` : ''}${first.message}`,
+          issues,
+        },
+      };
+    }
+    try {
+      const handler = handlers[channel as Channel] as (input: unknown) => unknown;
+      return { ok: true, value: await handler(parsed.data) };
+    } catch (error) {
+      return { ok: false, error: toErrorBody(error) };
+    }
+  };
+}

@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { basename, join, relative, sep } from 'node:path';
+import type { ImportStarted, ParsedInput } from '../../preload/api';
+import type { Store } from '../store';
+import type { EventBus } from './events';
+import { intakeImage, MAX_FILE_BYTES } from './image-intake';
+import type { MediaStore } from './media';
+import { sha256 } from './media';
+import { ServiceError, notFound } from './errors';
+
+type ImportSource = ParsedInput<'imports.start'>['source'];
+
+/** One file to import: where it came from, the class its folder names (if any), and how to read it. */
+interface Candidate {
+  path: string;
+  className: string | null;
+  read: () => Promise<Uint8Array>;
+  size: () => Promise<number>;
+}
+
+/** Folders deeper than this below the import root are not walked: a guard against runaway trees. */
+const MAX_DEPTH = 16;
+/** Rows are committed in batches: a crash loses at most one batch, and SQLite stays fast. */
+const BATCH = 64;
+const PROGRESS_INTERVAL_MS = 150;
+
+const isHidden = (name: string) => name.startsWith('.');
+
+/**
+ * Lists a folder in ImageFolder layout: files directly inside are unlabeled, files in a
+ * sub-folder (at any depth) belong to the class named by that top-level sub-folder.
+ * Symbolic links are never followed (loops, and links out of the folder).
+ */
+async function walkFolder(root: string, skip: (path: string, reason: string) => void): Promise<Candidate[]> {
+  const found: Candidate[] = [];
+  const visit = async (dir: string, depth: number): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      skip(relative(root, dir) || '.', `folder cannot be read (${error.code ?? error.message})`);
+      return [];
+    });
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    for (const entry of entries) {
+      if (isHidden(entry.name)) continue;
+      const path = join(dir, entry.name);
+      const rel = relative(root, path);
+      if (entry.isSymbolicLink()) skip(rel, 'symbolic link: not followed');
+      else if (entry.isDirectory()) {
+        if (depth >= MAX_DEPTH) skip(rel, `folder nested deeper than ${MAX_DEPTH} levels: not imported`);
+        else await visit(path, depth + 1);
+      } else if (entry.isFile()) {
+        const parts = rel.split(sep);
+        found.push({
+          path: rel,
+          className: parts.length > 1 ? parts[0] : null,
+          read: () => readFile(path),
+          size: async () => (await lstat(path)).size,
+        });
+      } else skip(rel, 'not a regular file');
+    }
+  };
+  await visit(root, 0);
+  return found;
+}
+
+function candidatesOf(source: ImportSource, skip: (path: string, reason: string) => void): Promise<Candidate[]> | Candidate[] {
+  switch (source.kind) {
+    case 'folder':
+      return walkFolder(source.path, skip);
+    case 'files':
+      return source.paths.map((path) => ({
+        path,
+        className: null,
+        read: () => readFile(path),
+        size: async () => {
+          const stat = await lstat(path);
+          if (!stat.isFile()) throw new Error('not a regular file');
+          return stat.size;
+        },
+      }));
+    case 'upload':
+      return source.files.map((file) => {
+        const bytes = Buffer.from(file.base64, 'base64');
+        const className = file.folder.split(/[\\/]/).find((part) => part && part !== '.' && part !== '..') ?? null;
+        return {
+          path: file.folder ? `${file.folder}/${file.name}` : file.name,
+          className,
+          read: async () => bytes,
+          size: async () => bytes.byteLength,
+        };
+      });
+  }
+}
+
+function describe(source: ImportSource): string {
+  switch (source.kind) {
+    case 'folder':
+      return source.path;
+    case 'files':
+      return `${source.paths.length} file(s)`;
+    case 'upload':
+      return `${source.files.length} dropped file(s)`;
+  }
+}
+
+export function createImportService(store: Store, media: MediaStore, events: EventBus) {
+  const running = new Map<string, AbortController>();
+
+  async function run(importId: number, datasetId: number, jobId: string, source: ImportSource, signal: AbortSignal) {
+    const counts = { total: 0, processed: 0, added: 0, duplicates: 0, skipped: 0 };
+    let lastProgress = 0;
+    const progress = (status: 'running' | 'done' | 'failed' | 'cancelled', message: string, force = false) => {
+      const now = Date.now();
+      if (!force && now - lastProgress < PROGRESS_INTERVAL_MS) return;
+      lastProgress = now;
+      events.emit('job.progress', { jobId, kind: 'import', datasetId, status, done: counts.processed, total: counts.total, message });
+    };
+    const skip = (path: string, reason: string) => {
+      counts.skipped++;
+      store.imports.addIssue(importId, path, reason);
+    };
+
+    const candidates = await candidatesOf(source, skip);
+    counts.total = candidates.length + counts.skipped;
+    counts.processed = counts.skipped;
+    progress('running', `Found ${candidates.length} file(s)`, true);
+
+    type Ready = { candidate: Candidate; hash: string; bytes: number; width: number; height: number; format: string };
+    let pending: Ready[] = [];
+    const commit = () => {
+      const batch = pending;
+      pending = [];
+      store.transaction(() => {
+        for (const item of batch) {
+          const classId = item.candidate.className ? store.datasets.ensureClass(datasetId, item.candidate.className) : null;
+          const added = store.images.add({
+            datasetId, hash: item.hash, byteSize: item.bytes, width: item.width, height: item.height,
+            format: item.format, fileName: basename(item.candidate.path), sourcePath: item.candidate.path, importId, classId,
+          });
+          if (added === null) counts.duplicates++;
+          else counts.added++;
+        }
+        store.imports.saveProgress(importId, counts);
+      });
+      events.emit('datasets.changed', { datasetId });
+    };
+
+    const seen = new Set<string>();
+    for (const candidate of candidates) {
+      if (signal.aborted) break;
+      try {
+        const size = await candidate.size();
+        if (size > MAX_FILE_BYTES) {
+          skip(candidate.path, `file is ${(size / 2 ** 20).toFixed(0)} MB, above the 200 MB limit`);
+          continue;
+        }
+        const bytes = await candidate.read();
+        const hash = sha256(bytes);
+        if (seen.has(hash)) {
+          counts.duplicates++;
+          continue;
+        }
+        const intake = await intakeImage(bytes);
+        if (!intake.ok) {
+          skip(candidate.path, intake.reason);
+          continue;
+        }
+        seen.add(hash);
+        await media.put(hash, bytes, intake.thumbnail);
+        pending.push({ candidate, hash, bytes: bytes.byteLength, width: intake.width, height: intake.height, format: intake.format });
+        if (pending.length >= BATCH) commit();
+      } catch (error) {
+        skip(candidate.path, `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      } finally {
+        counts.processed++;
+        progress('running', candidate.path);
+      }
+    }
+    commit();
+    const status = signal.aborted ? 'cancelled' : 'done';
+    store.imports.finish(importId, status);
+    progress(
+      status,
+      `${counts.added} added, ${counts.duplicates} duplicate(s), ${counts.skipped} skipped${status === 'cancelled' ? ' — cancelled' : ''}`,
+      true,
+    );
+  }
+
+  return {
+    async start(datasetId: number, source: ImportSource): Promise<ImportStarted> {
+      if (!store.datasets.get(datasetId)) throw notFound(`Dataset ${datasetId}`);
+      // Refuse a missing folder up front, so the error lands where the path was typed.
+      if (source.kind === 'folder') {
+        const stat = await lstat(source.path).catch(() => null);
+        if (!stat) throw new ServiceError('not_found', `The folder ${source.path} does not exist.`);
+        if (!stat.isDirectory()) throw new ServiceError('validation', `${source.path} is not a folder.`);
+      }
+      const jobId = randomUUID();
+      const importId = store.imports.start(datasetId, jobId, describe(source));
+      const controller = new AbortController();
+      running.set(jobId, controller);
+      run(importId, datasetId, jobId, source, controller.signal)
+        .catch((error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
+          store.imports.finish(importId, 'failed', message);
+          events.emit('job.progress', { jobId, kind: 'import', datasetId, status: 'failed', done: 0, total: 0, message });
+        })
+        .finally(() => running.delete(jobId));
+      return { importId, jobId };
+    },
+    cancel(jobId: string): boolean {
+      const controller = running.get(jobId);
+      controller?.abort();
+      return controller !== undefined;
+    },
+    cancelAll(): void {
+      for (const controller of running.values()) controller.abort();
+    },
+    /** Resolves when no import is running (used at shutdown and by tests). */
+    async idle(): Promise<void> {
+      while (running.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    },
+    get(id: number) {
+      const report = store.imports.get(id);
+      if (!report) throw notFound(`Import ${id}`);
+      return report;
+    },
+    list: (datasetId: number) => store.imports.list(datasetId),
+  };
+}
+
+export type ImportService = ReturnType<typeof createImportService>;

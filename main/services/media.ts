@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { access, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isContentHash, type MediaKind } from '../../preload/api';
+import { writeFileAtomic } from './files';
+
+export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * Content-addressed files in the data folder: originals under media/ab/<hash>, 256 px WebP
+ * thumbnails under thumbs/ab/<hash>.webp. The same bytes are stored once.
+ */
+export function createMediaStore(dataDir: string) {
+  const pathOf = (kind: MediaKind, hash: string): string => {
+    if (!isContentHash(hash)) throw new Error(`not a content hash: ${hash}`);
+    return kind === 'image'
+      ? join(dataDir, 'media', hash.slice(0, 2), hash)
+      : join(dataDir, 'thumbs', hash.slice(0, 2), `${hash}.webp`);
+  };
+  return {
+    pathOf,
+    /** Stores an original and its thumbnail unless already there. */
+    async put(hash: string, original: Uint8Array, thumbnail: Uint8Array): Promise<void> {
+      const imagePath = pathOf('image', hash);
+      if (!(await exists(imagePath))) await writeFileAtomic(imagePath, original);
+      const thumbPath = pathOf('thumb', hash);
+      if (!(await exists(thumbPath))) await writeFileAtomic(thumbPath, thumbnail);
+    },
+    /** Deletes files no image row references (after a dataset is deleted, or a crash). */
+    async sweep(referenced: Set<string>): Promise<number> {
+      let removed = 0;
+      for (const [folder, suffix] of [['media', ''], ['thumbs', '.webp']] as const) {
+        const root = join(dataDir, folder);
+        const shards = await readdir(root).catch(() => [] as string[]);
+        for (const shard of shards) {
+          for (const file of await readdir(join(root, shard)).catch(() => [] as string[])) {
+            const hash = suffix ? file.slice(0, -suffix.length) : file;
+            if (!referenced.has(hash)) {
+              await rm(join(root, shard, file), { force: true });
+              removed++;
+            }
+          }
+        }
+      }
+      return removed;
+    },
+  };
+}
+
+export type MediaStore = ReturnType<typeof createMediaStore>;

@@ -1,0 +1,4 @@
+import { initSchema } from './001_init';
+
+/** Applied in order; a migration's number is its position + 1 and is kept in PRAGMA user_version. */
+export const migrations: readonly { name: string; sql: string }[] = [{ name: '001_init', sql: initSchema }];

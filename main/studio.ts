@@ -1,0 +1,47 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AppInfo } from '../preload/api';
+import { openStore } from './store';
+import { createDispatch, createHandlers } from './services/api';
+import { createDatasetService } from './services/datasets';
+import { createEventBus } from './services/events';
+import { createImportService } from './services/imports';
+import { createMediaStore } from './services/media';
+
+export interface StudioOptions {
+  dataDir: string;
+  shell: AppInfo['shell'];
+  version: string;
+  /** A native folder picker; only the Electron shell has one. */
+  pickFolder?: () => Promise<string | null>;
+}
+
+/** Opens the data folder and builds every service once; both shells serve what this returns. */
+export function createStudio(options: StudioOptions) {
+  mkdirSync(options.dataDir, { recursive: true });
+  const store = openStore(join(options.dataDir, 'studio.db'));
+  store.imports.failInterrupted();
+  const media = createMediaStore(options.dataDir);
+  const events = createEventBus();
+  const studio = {
+    store,
+    media,
+    events,
+    datasets: createDatasetService(store, media),
+    imports: createImportService(store, media, events),
+    info: (): AppInfo => ({ version: options.version, shell: options.shell, dataDir: options.dataDir, backend: null }),
+    pickFolder: async () => (options.pickFolder ? options.pickFolder() : null),
+    async close() {
+      studio.imports.cancelAll();
+      await studio.imports.idle();
+      store.close();
+    },
+  };
+  return studio;
+}
+
+export type Studio = ReturnType<typeof createStudio>;
+
+export function createStudioDispatch(studio: Studio) {
+  return createDispatch(createHandlers(studio));
+}

@@ -1,0 +1,235 @@
+/**
+ * THE contract between the renderer and the main process, shared by both shells
+ * (Electron IPC and the remote HTTP/WebSocket shell). Plain TypeScript + zod only:
+ * no Electron, Node or DOM imports, so every side can import it.
+ */
+import { z } from 'zod';
+
+// ---------- input schemas: every call's input is checked against these in main ----------
+
+const id = z.number().int().positive();
+const name = z.string().trim().min(1, 'a name is required').max(200, 'at most 200 characters');
+const absolutePath = z
+  .string()
+  .min(1, 'a path is required')
+  .max(4096)
+  .refine((p) => !p.includes('\0'), 'the path contains a NUL byte');
+
+/** A file dropped into the renderer, sent as bytes where no file path can be had (browser). */
+const uploadedFile = z.object({
+  name: z.string().min(1).max(1024),
+  /** Folder of the file inside what was dropped ("cats/a.jpg" → "cats"); names its class. */
+  folder: z.string().max(4096).default(''),
+  base64: z.string().max(70_000_000, 'a dropped file may be at most 50 MB'),
+});
+
+export const importSource = z.discriminatedUnion('kind', [
+  /** A folder on the studio machine; sub-folders become classes (ImageFolder layout). */
+  z.object({ kind: z.literal('folder'), path: absolutePath }),
+  /** Loose files on the studio machine, imported unlabeled. */
+  z.object({ kind: z.literal('files'), paths: z.array(absolutePath).min(1).max(100_000) }),
+  /** Files dropped into the window, carried as bytes. */
+  z.object({ kind: z.literal('upload'), files: z.array(uploadedFile).min(1).max(1_000) }),
+]);
+
+export const inputSchemas = {
+  'app.info': z.object({}).strict(),
+  'app.pickFolder': z.object({}).strict(),
+  'datasets.list': z.object({}).strict(),
+  'datasets.get': z.object({ id }).strict(),
+  'datasets.create': z.object({ name }).strict(),
+  'datasets.rename': z.object({ id, name }).strict(),
+  'datasets.delete': z.object({ id }).strict(),
+  'images.page': z
+    .object({
+      datasetId: id,
+      offset: z.number().int().min(0),
+      limit: z.number().int().min(1).max(5_000),
+      /** null: unlabeled images only; undefined: all. */
+      classId: id.nullable().optional(),
+    })
+    .strict(),
+  'imports.start': z.object({ datasetId: id, source: importSource }).strict(),
+  'imports.get': z.object({ id }).strict(),
+  'imports.list': z.object({ datasetId: id }).strict(),
+  'jobs.cancel': z.object({ jobId: z.string().min(1).max(100) }).strict(),
+  'models.list': z.object({}).strict(),
+} as const;
+
+export type Channel = keyof typeof inputSchemas;
+export type ApiInput<C extends Channel> = z.input<(typeof inputSchemas)[C]>;
+export type ParsedInput<C extends Channel> = z.output<(typeof inputSchemas)[C]>;
+export const channels = Object.keys(inputSchemas) as Channel[];
+
+// ---------- outputs ----------
+
+export interface BackendInfo {
+  name: string;
+  reason: string;
+}
+
+export interface AppInfo {
+  version: string;
+  shell: 'electron' | 'remote';
+  dataDir: string;
+  /** The tensor backend the training engine uses, once it has been started. */
+  backend: BackendInfo | null;
+}
+
+export interface DatasetSummary {
+  id: number;
+  name: string;
+  createdAt: string;
+  imageCount: number;
+  classCount: number;
+  unlabeledCount: number;
+}
+
+export interface ClassSummary {
+  id: number;
+  name: string;
+  color: string;
+  imageCount: number;
+}
+
+export interface DatasetDetail extends DatasetSummary {
+  classes: ClassSummary[];
+}
+
+export interface ImageItem {
+  id: number;
+  hash: string;
+  fileName: string;
+  width: number;
+  height: number;
+  classId: number | null;
+}
+
+export interface ImagePage {
+  total: number;
+  offset: number;
+  items: ImageItem[];
+}
+
+export type ImportStatus = 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface ImportIssue {
+  path: string;
+  reason: string;
+}
+
+export interface ImportReport {
+  id: number;
+  datasetId: number;
+  jobId: string;
+  source: string;
+  status: ImportStatus;
+  total: number;
+  processed: number;
+  added: number;
+  duplicates: number;
+  skipped: number;
+  startedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  issues: ImportIssue[];
+}
+
+export interface ImportStarted {
+  importId: number;
+  jobId: string;
+}
+
+export interface ModelSummary {
+  id: number;
+  name: string;
+  layout: string;
+  paramCount: number;
+  imageSize: number;
+  numChannels: number;
+  classes: string[];
+  path: string;
+  createdAt: string;
+}
+
+export interface ApiOutputs {
+  'app.info': AppInfo;
+  'app.pickFolder': string | null;
+  'datasets.list': DatasetSummary[];
+  'datasets.get': DatasetDetail;
+  'datasets.create': DatasetSummary;
+  'datasets.rename': DatasetSummary;
+  'datasets.delete': { deleted: true };
+  'images.page': ImagePage;
+  'imports.start': ImportStarted;
+  'imports.get': ImportReport;
+  'imports.list': ImportReport[];
+  'jobs.cancel': { cancelled: boolean };
+  'models.list': ModelSummary[];
+}
+
+export type StudioApi = {
+  [C in Channel]: (input: ApiInput<C>) => Promise<ApiOutputs[C]>;
+};
+
+// ---------- events (main → renderer) ----------
+
+export interface JobProgress {
+  jobId: string;
+  kind: 'import';
+  datasetId: number;
+  status: ImportStatus;
+  done: number;
+  total: number;
+  message: string;
+}
+
+export interface StudioEvents {
+  'job.progress': JobProgress;
+  'datasets.changed': { datasetId: number };
+}
+
+export type EventName = keyof StudioEvents;
+export const eventNames: EventName[] = ['job.progress', 'datasets.changed'];
+
+// ---------- errors and the wire format ----------
+
+export type StudioErrorCode = 'validation' | 'not_found' | 'conflict' | 'io' | 'unavailable' | 'internal';
+
+export interface StudioErrorBody {
+  code: StudioErrorCode;
+  /** One line a person can act on. */
+  message: string;
+  /** For validation errors: which field, and what is wrong with it. */
+  issues?: { path: string; message: string }[];
+}
+
+/** Every call answers with this envelope, over IPC and over HTTP alike. */
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: StudioErrorBody };
+
+/** Thrown by clients when a call fails, carrying the typed error body. */
+export class StudioError extends Error {
+  readonly code: StudioErrorCode;
+  readonly issues?: { path: string; message: string }[];
+  constructor(body: StudioErrorBody) {
+    super(body.message);
+    this.name = 'StudioError';
+    this.code = body.code;
+    this.issues = body.issues;
+  }
+}
+
+/** Where the renderer fetches image bytes; each shell maps it to its own URL scheme. */
+export type MediaKind = 'thumb' | 'image';
+export const mediaPath = (kind: MediaKind, hash: string): string => `/media/${kind}/${hash}`;
+export const isContentHash = (hash: string): boolean => /^[0-9a-f]{64}$/.test(hash);
+
+/** The Electron preload exposes exactly this on `window.studio`. */
+export interface StudioBridge {
+  invoke(channel: Channel, input: unknown): Promise<Envelope<unknown>>;
+  on(event: EventName, listener: (payload: unknown) => void): () => void;
+}
+
+export const IPC_INVOKE = 'studio:invoke';
+export const IPC_EVENT = 'studio:event';
+export const MEDIA_SCHEME = 'studio-media';

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// `npm start`: build if the sources changed since the last build, then launch the Electron
+// shell; where no Electron binary can be had, say so in one line and start the remote shell.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outputs = ['out/main/index.js', 'out/main/remote.js', 'out/preload/index.js', 'out/renderer/index.html'].map((p) => join(root, p));
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (!entry.name.includes('.test.')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function needsBuild() {
+  if (!outputs.every((path) => existsSync(path))) return true;
+  const built = Math.min(...outputs.map((path) => statSync(path).mtimeMs));
+  const sources = ['main', 'preload', 'renderer'].map((dir) => newestSource(join(root, dir)));
+  return Math.max(...sources, statSync(join(root, 'package.json')).mtimeMs) > built;
+}
+
+/** The Electron binary's path, or why there is none (its npm package downloads it lazily). */
+function electronBinary() {
+  try {
+    const path = createRequire(import.meta.url)('electron');
+    return typeof path === 'string' && existsSync(path) ? { path } : { why: 'its binary is not installed' };
+  } catch (error) {
+    return { why: String(error.message).split('\n')[0] };
+  }
+}
+
+if (needsBuild()) {
+  console.log('Building PEFT Studio…');
+  const build = spawnSync(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (build.status !== 0) {
+    console.error('The build failed (see above).');
+    process.exit(build.status ?? 1);
+  }
+}
+
+let command = process.execPath;
+let args = [join(root, 'out/main/remote.js')];
+if (process.env.PEFT_STUDIO_SHELL !== 'remote') {
+  const electron = electronBinary();
+  if (electron.path) {
+    command = electron.path;
+    args = [root];
+  } else {
+    console.log(`Electron is not available here (${electron.why}); starting the remote shell instead.`);
+  }
+}
+
+const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
