@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { parseHash, routeHash, sectionOf } from './routes';
+
+describe('routes', () => {
+  it('parses the known routes', () => {
+    expect(parseHash('')).toEqual({ name: 'datasets' });
+    expect(parseHash('#/')).toEqual({ name: 'datasets' });
+    expect(parseHash('#/datasets')).toEqual({ name: 'datasets' });
+    expect(parseHash('#/datasets/12')).toEqual({ name: 'dataset', id: 12 });
+    expect(parseHash('#/models/')).toEqual({ name: 'models' });
+    expect(parseHash('#/runs')).toEqual({ name: 'runs' });
+  });
+
+  it('rejects what it does not know', () => {
+    expect(parseHash('#/datasets/0').name).toBe('not-found');
+    expect(parseHash('#/datasets/abc').name).toBe('not-found');
+    expect(parseHash('#/nope').name).toBe('not-found');
+  });
+
+  it('round-trips and names the section', () => {
+    expect(routeHash({ name: 'dataset', id: 3 })).toBe('#/datasets/3');
+    expect(parseHash(routeHash({ name: 'models' }))).toEqual({ name: 'models' });
+    expect(sectionOf({ name: 'dataset', id: 3 })).toBe('datasets');
+  });
+});
