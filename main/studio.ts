@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AppInfo } from '../preload/api';
+import type { AppInfo, BackendInfo } from '../preload/api';
 import { openStore } from './store';
 import { createDispatch, createHandlers } from './services/api';
 import { createDatasetService } from './services/datasets';
@@ -23,13 +23,24 @@ export function createStudio(options: StudioOptions) {
   store.imports.failInterrupted();
   const media = createMediaStore(options.dataDir);
   const events = createEventBus();
+  // Which tensor backend the engine gets here; probed once, on first ask, off the start-up path.
+  let backend: Promise<BackendInfo> | undefined;
+  const probeBackend = () =>
+    (backend ??= import('./engine/backend')
+      .then(({ initBackend }) => initBackend())
+      .catch((error: unknown) => ({ name: 'none', reason: error instanceof Error ? error.message : String(error) })));
   const studio = {
     store,
     media,
     events,
     datasets: createDatasetService(store, media),
     imports: createImportService(store, media, events),
-    info: (): AppInfo => ({ version: options.version, shell: options.shell, dataDir: options.dataDir, backend: null }),
+    info: async (): Promise<AppInfo> => ({
+      version: options.version,
+      shell: options.shell,
+      dataDir: options.dataDir,
+      backend: await probeBackend(),
+    }),
     pickFolder: async () => (options.pickFolder ? options.pickFolder() : null),
     async close() {
       studio.imports.cancelAll();

@@ -54,6 +54,7 @@ export const inputSchemas = {
   'imports.list': z.object({ datasetId: id }).strict(),
   'jobs.cancel': z.object({ jobId: z.string().min(1).max(100) }).strict(),
   'models.list': z.object({}).strict(),
+  'models.import': z.object({ path: absolutePath }).strict(),
 } as const;
 
 export type Channel = keyof typeof inputSchemas;
@@ -166,6 +167,7 @@ export interface ApiOutputs {
   'imports.list': ImportReport[];
   'jobs.cancel': { cancelled: boolean };
   'models.list': ModelSummary[];
+  'models.import': ModelSummary;
 }
 
 export type StudioApi = {

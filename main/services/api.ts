@@ -1,5 +1,6 @@
 import { inputSchemas, type ApiOutputs, type Channel, type Envelope, type ParsedInput } from '../../preload/api';
 import { toErrorBody } from './errors';
+import { importModel } from './models';
 import type { Studio } from '../studio';
 
 type Handlers = { [C in Channel]: (input: ParsedInput<C>) => ApiOutputs[C] | Promise<ApiOutputs[C]> };
@@ -21,6 +22,7 @@ export function createHandlers(studio: Studio): Handlers {
     'imports.list': ({ datasetId }) => imports.list(datasetId),
     'jobs.cancel': ({ jobId }) => ({ cancelled: imports.cancel(jobId) }),
     'models.list': () => store.models.list(),
+    'models.import': ({ path }) => importModel(store, path),
   };
 }
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { access, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, mkdir, readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { isContentHash, type MediaKind } from '../../preload/api';
-import { writeFileAtomic } from './files';
+import { writeFileAtomic } from '../engine/io/atomic';
 
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -27,10 +27,11 @@ export function createMediaStore(dataDir: string) {
     pathOf,
     /** Stores an original and its thumbnail unless already there. */
     async put(hash: string, original: Uint8Array, thumbnail: Uint8Array): Promise<void> {
-      const imagePath = pathOf('image', hash);
-      if (!(await exists(imagePath))) await writeFileAtomic(imagePath, original);
-      const thumbPath = pathOf('thumb', hash);
-      if (!(await exists(thumbPath))) await writeFileAtomic(thumbPath, thumbnail);
+      for (const [path, bytes] of [[pathOf('image', hash), original], [pathOf('thumb', hash), thumbnail]] as const) {
+        if (await exists(path)) continue;
+        await mkdir(dirname(path), { recursive: true });
+        await writeFileAtomic(path, [bytes]);
+      }
     },
     /** Deletes files no image row references (after a dataset is deleted, or a crash). */
     async sweep(referenced: Set<string>): Promise<number> {
