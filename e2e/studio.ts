@@ -44,6 +44,8 @@ async function startStudio(): Promise<{ studio: RunningStudio; stop: () => Promi
 }
 
 export const test = base.extend<{ studio: RunningStudio }>({
+  // Playwright reads a fixture's dependencies from its destructuring pattern: this one has none.
+  // eslint-disable-next-line no-empty-pattern
   studio: async ({}, use) => {
     const { studio, stop } = await startStudio();
     await use(studio);

