@@ -91,10 +91,10 @@ export function ThumbGrid({ datasetId, filter, classes, expectedCount, refreshKe
   const lastRow = virtualRows.length > 0 ? virtualRows[virtualRows.length - 1].index : -1;
 
   useEffect(() => {
-    if (cache.total === null) {
-      cache.ensureRange(0, Math.max(1, (lastRow + 1) * layout.columns));
-      return;
-    }
+    // The first page always: it carries the total, which is how a grid that was empty (or
+    // refreshed after an import) learns it has grown.
+    cache.ensureRange(0, 1);
+    if (cache.total === null) return;
     const [start, end] = itemRangeForRows(firstRow, lastRow, layout.columns, count);
     cache.ensureRange(start, end);
   }, [cache, firstRow, lastRow, layout.columns, count, version]);
@@ -147,7 +147,12 @@ export function ThumbGrid({ datasetId, filter, classes, expectedCount, refreshKe
       tabIndex={0}
       aria-activedescendant={activeIndex >= 0 && cache.get(activeIndex) ? tileId(activeIndex) : undefined}
       onKeyDown={onKeyDown}
-      onFocus={() => active < 0 && count > 0 && setActive(0)}
+      onFocus={() => {
+        // Keyboard focus starts on the first row in view, not at the top of a scrolled grid.
+        if (active >= 0 || count === 0) return;
+        const top = scrollRef.current?.scrollTop ?? 0;
+        setActive(Math.min(count - 1, Math.ceil(Math.max(0, top - GAP) / layout.rowHeight) * layout.columns));
+      }}
       data-testid="thumb-grid"
     >
       <div className="thumb-canvas" style={{ height: virtualizer.getTotalSize() }}>
