@@ -3,6 +3,7 @@ import { createDatasetsRepo } from './datasets';
 import { createImagesRepo } from './images';
 import { createImportsRepo } from './imports';
 import { createModelsRepo } from './models';
+import { createRunsRepo } from './runs';
 
 /** The store: one database, one repo per table group. The main process is its one writer. */
 export function openStore(file: string) {
@@ -13,6 +14,7 @@ export function openStore(file: string) {
     images: createImagesRepo(db),
     imports: createImportsRepo(db),
     models: createModelsRepo(db),
+    runs: createRunsRepo(db),
     /** Runs fn in one transaction: all of its writes land, or none. */
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => db.close(),
