@@ -21,6 +21,7 @@ export function createStudio(options: StudioOptions) {
   mkdirSync(options.dataDir, { recursive: true });
   const store = openStore(join(options.dataDir, 'studio.db'));
   store.imports.failInterrupted();
+  store.runs.interruptRunning();
   const media = createMediaStore(options.dataDir);
   const events = createEventBus();
   // Which tensor backend the engine gets here; probed once, on first ask, off the start-up path.
