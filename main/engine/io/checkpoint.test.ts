@@ -180,6 +180,15 @@ describe('importer errors name what is wrong', () => {
     await fails(await variant('hf_gelu_rgb', { config: (c) => (c.id2label = { 0: 'a' }) }), /id2label has no entry "1"/);
   });
 
+  it('a corrupt model.safetensors', async () => {
+    const dir = await variant('hf_gelu_rgb', {});
+    const file = path.join(dir, 'model.safetensors');
+    const bytes = readFileSync(file);
+    bytes.write('#', 8); // first header byte: the JSON no longer parses
+    writeFileSync(file, bytes);
+    await fails(dir, /model\.safetensors: header is not valid JSON/);
+  });
+
   it('a missing model.safetensors', async () => {
     const dir = await variant('hf_gelu_rgb', {});
     rmSync(path.join(dir, 'model.safetensors'));

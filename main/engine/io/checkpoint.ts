@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { vitParamShapes, type VitActivation, type VitConfig, type VitFinalNorm, type VitParams, type VitPooling } from '../models/vit';
-import { SafetensorsReader, type HostTensor } from './safetensors';
+import { SafetensorsError, SafetensorsReader, type HostTensor } from './safetensors';
 
 export type CheckpointLayout = 'hf' | 'timm' | 'torchvision' | 'lucidrains';
 export const CHECKPOINT_LAYOUTS: readonly CheckpointLayout[] = ['hf', 'timm', 'torchvision', 'lucidrains'];
@@ -374,7 +374,14 @@ export async function loadModelFolder(dir: string): Promise<LoadedModel> {
     const params: Record<string, tf.Tensor> = {};
     try {
       for (const rule of rules) {
-        const sources = await Promise.all(rule.sources.map((n) => reader.read(n)));
+        const sources = await Promise.all(
+          rule.sources.map((n) =>
+            reader.read(n).catch((err: unknown) => {
+              // One error type for callers: a corrupt tensor is a bad checkpoint like any other.
+              throw err instanceof SafetensorsError ? new CheckpointError(err.message) : err;
+            }),
+          ),
+        );
         const want = expected.get(rule.target)!;
         const t = convert(rule, sources, want);
         params[rule.target] = t;
