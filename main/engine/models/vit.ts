@@ -49,6 +49,39 @@ export interface VitConfig {
 
 export type VitParams = Readonly<Record<string, tf.Tensor>>;
 
+/**
+ * Optional callbacks a PEFT method threads through the forward pass. Every callback runs inside
+ * the caller's tf.tidy and must return new tensors (or its input unchanged); none may dispose its
+ * inputs. Names are the canonical module names of the parameter table above, without the
+ * `.weight` / `.bias` suffix.
+ */
+export interface VitHooks {
+  /**
+   * After a linear layer (`patch_embed`, `blocks.{i}.attn.qkv`, `blocks.{i}.attn.proj`,
+   * `blocks.{i}.mlp.fc1`, `blocks.{i}.mlp.fc2`): x [R, in] is its input, y [R, out] its output
+   * including the bias; returns the output to use (LoRA adds x·A·B, SSF scales and shifts y).
+   */
+  linear?(name: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D;
+  /** After a LayerNorm (`blocks.{i}.norm1`, `blocks.{i}.norm2`, `norm`): y [R, D] → [R, D]. */
+  norm?(name: string, y: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * Before block i: x [B, N, D] → [B, N', D]. Tokens a method adds must go right after the class
+   * token and before the patch tokens ([CLS, prompts…, patches…]): pooling counts the patch tokens
+   * from the end. Attention uses whatever count comes back.
+   */
+  tokens?(block: number, x: tf.Tensor3D): tf.Tensor3D;
+  /** Observes block i's output x [B, N, D] (side networks tap it; wrap in tf.stopGradient there). */
+  blockOutput?(block: number, x: tf.Tensor3D): void;
+  /** After the last block, before the final norm: x [B, N, D] → [B, N, D] (side-network fusion). */
+  encoded?(x: tf.Tensor3D): tf.Tensor3D;
+  /**
+   * The position embeddings for an input of gh × gw patches ([1 + gh*gw, D], class token first),
+   * given the model's own table; without this hook the input must have the model's grid. Patch
+   * methods (SINE) return the rows of their crop with selectPosEmbed().
+   */
+  posEmbed?(pos: tf.Tensor2D, grid: { gh: number; gw: number }): tf.Tensor2D;
+}
+
 export function gridSize(config: Pick<VitConfig, 'imageSize' | 'patchSize'>): number {
   return config.imageSize / config.patchSize;
 }
@@ -86,15 +119,17 @@ function param(params: VitParams, name: string): tf.Tensor {
 }
 
 /** x [R, in] · W [in, out] + b: the one 2-D, non-transposed matmul form that wasm runs fast. */
-function linear(params: VitParams, name: string, x: tf.Tensor2D, bias = true): tf.Tensor2D {
+function linear(params: VitParams, name: string, x: tf.Tensor2D, bias = true, hooks?: VitHooks): tf.Tensor2D {
   const y = tf.matMul(x, param(params, `${name}.weight`) as tf.Tensor2D) as tf.Tensor2D;
-  return bias ? (tf.add(y, param(params, `${name}.bias`)) as tf.Tensor2D) : y;
+  const out = bias ? (tf.add(y, param(params, `${name}.bias`)) as tf.Tensor2D) : y;
+  return hooks?.linear ? hooks.linear(name, x, out) : out;
 }
 
-function layerNorm(params: VitParams, name: string, x: tf.Tensor2D, eps: number): tf.Tensor2D {
+function layerNorm(params: VitParams, name: string, x: tf.Tensor2D, eps: number, hooks?: VitHooks): tf.Tensor2D {
   const { mean, variance } = tf.moments(x, -1, true);
   const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(normed, param(params, `${name}.weight`)), param(params, `${name}.bias`));
+  const out = tf.add(tf.mul(normed, param(params, `${name}.weight`)), param(params, `${name}.bias`)) as tf.Tensor2D;
+  return hooks?.norm ? hooks.norm(name, out) : out;
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -123,10 +158,18 @@ function patchify(images: tf.Tensor4D, p: number): tf.Tensor2D {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b * gh * gw, p * p * c]);
 }
 
-function attention(params: VitParams, prefix: string, x: tf.Tensor2D, batch: number, tokens: number, config: VitConfig): tf.Tensor2D {
+function attention(
+  params: VitParams,
+  prefix: string,
+  x: tf.Tensor2D,
+  batch: number,
+  tokens: number,
+  config: VitConfig,
+  hooks?: VitHooks,
+): tf.Tensor2D {
   const { numHeads: h, headDim: hd } = config;
   const inner = h * hd;
-  const qkv = linear(params, `${prefix}.qkv`, x, config.qkvBias);
+  const qkv = linear(params, `${prefix}.qkv`, x, config.qkvBias, hooks);
   const [q, k, v] = tf.split(qkv, [inner, inner, inner], 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
   const heads = (t: tf.Tensor2D, perm: number[]) => tf.transpose(tf.reshape(t, [batch, tokens, h, hd]), perm);
   const qh = tf.mul(heads(q, [0, 2, 1, 3]), hd ** -0.5); // [B, h, N, hd]
@@ -134,11 +177,14 @@ function attention(params: VitParams, prefix: string, x: tf.Tensor2D, batch: num
   const vh = heads(v, [0, 2, 1, 3]); // [B, h, N, hd]
   const weights = tf.softmax(tf.matMul(qh, kt)); // [B, h, N, N]
   const out = tf.transpose(tf.matMul(weights, vh), [0, 2, 1, 3]); // [B, N, h, hd]
-  return linear(params, `${prefix}.proj`, tf.reshape(out, [batch * tokens, inner]));
+  return linear(params, `${prefix}.proj`, tf.reshape(out, [batch * tokens, inner]), true, hooks);
 }
 
-/** Token sequence after the blocks, before any final norm: [B, 1 + N, D]. */
-function encode(params: VitParams, config: VitConfig, images: tf.Tensor4D): tf.Tensor3D {
+/**
+ * Token sequence after the blocks and the `encoded` hook, before any final norm: [B, T, D] with
+ * T = 1 + (tokens added by hooks) + gh*gw; the patch count is returned for pooling.
+ */
+function encode(params: VitParams, config: VitConfig, images: tf.Tensor4D, hooks?: VitHooks): { x: tf.Tensor3D; patches: number } {
   const [batch, height, width, channels] = images.shape;
   const { patchSize: p, hiddenSize: d, layerNormEps: eps } = config;
   if (channels !== config.numChannels) {
@@ -147,49 +193,79 @@ function encode(params: VitParams, config: VitConfig, images: tf.Tensor4D): tf.T
   if (height % p !== 0 || width % p !== 0) {
     throw new Error(`image size ${height}×${width} is not a multiple of the patch size ${p}`);
   }
-  const patches = (height / p) * (width / p);
-  const tokens = patches + 1;
-  const pos = param(params, 'pos_embed');
-  if (pos.shape[0] !== tokens) {
+  const grid = { gh: height / p, gw: width / p };
+  const patches = grid.gh * grid.gw;
+  const table = param(params, 'pos_embed') as tf.Tensor2D;
+  const pos = hooks?.posEmbed ? hooks.posEmbed(table, grid) : table;
+  if (pos.shape[0] !== patches + 1) {
     throw new Error(
       `position embeddings cover ${pos.shape[0]! - 1} patches but a ${height}×${width} input has ${patches}: ` +
         'resize them with withImageSize()',
     );
   }
-  const embedded = tf.reshape(linear(params, 'patch_embed', patchify(images, p)), [batch, patches, d]);
+  const embedded = tf.reshape(linear(params, 'patch_embed', patchify(images, p), true, hooks), [batch, patches, d]);
   const cls = tf.broadcastTo(tf.reshape(param(params, 'cls_token'), [1, 1, d]), [batch, 1, d]);
+  let tokens = patches + 1;
   let x = tf.reshape(tf.add(tf.concat([cls, embedded], 1), pos), [batch * tokens, d]) as tf.Tensor2D;
   for (let i = 0; i < config.depth; i++) {
     const b = `blocks.${i}`;
-    x = tf.add(x, attention(params, `${b}.attn`, layerNorm(params, `${b}.norm1`, x, eps), batch, tokens, config));
-    const hidden = activate(linear(params, `${b}.mlp.fc1`, layerNorm(params, `${b}.norm2`, x, eps)), config.activation);
-    x = tf.add(x, linear(params, `${b}.mlp.fc2`, hidden));
+    if (hooks?.tokens) {
+      const seq = hooks.tokens(i, tf.reshape(x, [batch, tokens, d]));
+      tokens = seq.shape[1];
+      x = tf.reshape(seq, [batch * tokens, d]);
+    }
+    x = tf.add(x, attention(params, `${b}.attn`, layerNorm(params, `${b}.norm1`, x, eps, hooks), batch, tokens, config, hooks));
+    const hidden = activate(linear(params, `${b}.mlp.fc1`, layerNorm(params, `${b}.norm2`, x, eps, hooks), true, hooks), config.activation);
+    x = tf.add(x, linear(params, `${b}.mlp.fc2`, hidden, true, hooks));
+    if (hooks?.blockOutput) hooks.blockOutput(i, tf.reshape(x, [batch, tokens, d]));
   }
-  return tf.reshape(x, [batch, tokens, d]);
+  const out = tf.reshape(x, [batch, tokens, d]) as tf.Tensor3D;
+  return { x: hooks?.encoded ? hooks.encoded(out) : out, patches };
+}
+
+/**
+ * Whether the final norm can run on the pooled vector instead of on every token: then it is
+ * part of the head side (vitNeck) and a frozen backbone's pooled output can be cached once.
+ * True for 'pooled' norms and for per-token norms under CLS pooling (LayerNorm is per row).
+ */
+export function normAfterPooling(config: Pick<VitConfig, 'finalNorm' | 'pooling'>): boolean {
+  return config.finalNorm === 'pooled' || (config.finalNorm === 'tokens' && config.pooling === 'cls');
+}
+
+/**
+ * Pooled features [B, D] before the head-side final norm (see normAfterPooling): what a frozen
+ * backbone computes once per image. Hooked tokens (prompts) are left out of 'mean' pooling.
+ */
+export function vitPooled(params: VitParams, config: VitConfig, images: tf.Tensor4D, hooks?: VitHooks): tf.Tensor2D {
+  const [batch] = images.shape;
+  const d = config.hiddenSize;
+  const encoded = encode(params, config, images, hooks);
+  const { patches } = encoded;
+  let x = encoded.x;
+  const tokens = x.shape[1];
+  if (!normAfterPooling(config) && config.finalNorm === 'tokens') {
+    x = tf.reshape(layerNorm(params, 'norm', tf.reshape(x, [batch * tokens, d]), config.layerNormEps, hooks), [batch, tokens, d]);
+  }
+  const patchTokens = () => tf.slice(x, [0, tokens - patches, 0], [batch, patches, d]);
+  switch (config.pooling) {
+    case 'cls':
+      return tf.reshape(tf.slice(x, [0, 0, 0], [batch, 1, d]), [batch, d]);
+    case 'mean':
+      return tf.mean(patchTokens(), 1);
+    case 'mean_all':
+      // Class token + patch tokens, as lucidrains' x.mean(dim=1) over the sequence it knows.
+      return tf.div(tf.add(tf.reshape(tf.slice(x, [0, 0, 0], [batch, 1, d]), [batch, d]), tf.sum(patchTokens(), 1)), patches + 1);
+  }
+}
+
+/** The head-side final norm on pooled features (identity when the model has none there). */
+export function vitNeck(params: VitParams, config: VitConfig, pooled: tf.Tensor2D, hooks?: VitHooks): tf.Tensor2D {
+  return normAfterPooling(config) ? layerNorm(params, 'norm', pooled, config.layerNormEps, hooks) : pooled;
 }
 
 /** Pooled features [B, D] (after the final norm, i.e. what the head sees). */
-export function vitFeatures(params: VitParams, config: VitConfig, images: tf.Tensor4D): tf.Tensor2D {
-  const [batch] = images.shape;
-  const d = config.hiddenSize;
-  let x = encode(params, config, images);
-  const tokens = x.shape[1];
-  if (config.finalNorm === 'tokens') {
-    x = tf.reshape(layerNorm(params, 'norm', tf.reshape(x, [batch * tokens, d]), config.layerNormEps), [batch, tokens, d]);
-  }
-  let pooled: tf.Tensor2D;
-  switch (config.pooling) {
-    case 'cls':
-      pooled = tf.reshape(tf.slice(x, [0, 0, 0], [batch, 1, d]), [batch, d]);
-      break;
-    case 'mean':
-      pooled = tf.mean(tf.slice(x, [0, 1, 0], [batch, tokens - 1, d]), 1);
-      break;
-    case 'mean_all':
-      pooled = tf.mean(x, 1);
-      break;
-  }
-  return config.finalNorm === 'pooled' ? layerNorm(params, 'norm', pooled, config.layerNormEps) : pooled;
+export function vitFeatures(params: VitParams, config: VitConfig, images: tf.Tensor4D, hooks?: VitHooks): tf.Tensor2D {
+  return vitNeck(params, config, vitPooled(params, config, images, hooks), hooks);
 }
 
 /** Classifier head: features [B, D] → logits [B, numLabels]. */
@@ -198,8 +274,23 @@ export function vitHead(params: VitParams, features: tf.Tensor2D): tf.Tensor2D {
 }
 
 /** Images NHWC float [B, H, W, C], already normalised → logits [B, numLabels]. */
-export function vitForward(params: VitParams, config: VitConfig, images: tf.Tensor4D): tf.Tensor2D {
-  return vitHead(params, vitFeatures(params, config, images));
+export function vitForward(params: VitParams, config: VitConfig, images: tf.Tensor4D, hooks?: VitHooks): tf.Tensor2D {
+  return vitHead(params, vitFeatures(params, config, images, hooks));
+}
+
+/**
+ * Position embeddings of a crop of the patch grid: the class token's row, then rows `top`…
+ * `top + gh - 1` × columns `left`… `left + gw - 1` of the model's g × g table, row-major.
+ */
+export function selectPosEmbed(pos: tf.Tensor2D, config: Pick<VitConfig, 'imageSize' | 'patchSize'>, crop: { top: number; left: number; gh: number; gw: number }): tf.Tensor2D {
+  const g = gridSize(config);
+  const { top, left, gh, gw } = crop;
+  if (top < 0 || left < 0 || top + gh > g || left + gw > g) {
+    throw new Error(`crop ${gh}×${gw} at (${top}, ${left}) lies outside the ${g}×${g} patch grid`);
+  }
+  const rows = [0];
+  for (let r = 0; r < gh; r++) for (let c = 0; c < gw; c++) rows.push(1 + (top + r) * g + left + c);
+  return tf.gather(pos, rows);
 }
 
 export type PosEmbedInterpolation = 'bilinear' | 'bicubic';

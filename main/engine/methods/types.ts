@@ -1,0 +1,71 @@
+// The contract every PEFT method implements. A method owns some trainable tensors (its own
+// names, or canonical ViT names it overrides) and the forward hooks that use them; the framework
+// (framework.ts) adds the new classifier head, which every method trains.
+import type * as tf from '@tensorflow/tfjs';
+import type { z } from 'zod';
+import type { CheckpointLayout } from '../io/checkpoint';
+import type { VitConfig, VitHooks, VitParams } from '../models/vit';
+import type { Rng } from '../train/rng';
+
+/** Named tensors; the caller owns them (dispose with tf.dispose(Object.values(t))). */
+export type NamedTensors = Record<string, tf.Tensor>;
+
+export interface HookContext {
+  /** Dropout and other train-only noise apply only when true. */
+  training: boolean;
+  /** Source of per-step seeds for train-only noise; untouched when training is false. */
+  rng: Rng;
+}
+
+/** What export writes into adapter_config.json besides the tensors. */
+export type AdapterConfig = Record<string, unknown>;
+
+export interface PeftMethod<O extends object = object> {
+  /** Registry key, kebab-case: `--method NAME`. */
+  readonly name: string;
+  /** One line for `--help` and the UI. */
+  readonly description: string;
+  /** Options with the paper's defaults; each field carries a one-line .describe(). */
+  readonly options: z.ZodType<O, unknown>;
+  /**
+   * True when the backbone is frozen and deterministic under this method, so the trainer may
+   * compute vitPooled() once per image and train the head side on the cache.
+   */
+  readonly featureCacheable: boolean;
+  /**
+   * The method's own trainable tensors (not the head side, which the framework adds). `config` is
+   * the target config (numLabels = the new class count); `base` holds the pretrained weights.
+   */
+  init(base: VitParams, config: VitConfig, options: O, rng: Rng): NamedTensors;
+  /** The method's own trainable names and shapes in closed form (no tensors needed). */
+  shapes(config: VitConfig, options: O): Map<string, number[]>;
+  /** Forward hooks over the trainable tensors (method's own and head side). */
+  hooks(trainable: NamedTensors, config: VitConfig, options: O, ctx: HookContext): VitHooks;
+  /**
+   * Extra loss term over the trainable tensors (SaRA's nuclear-norm penalty); added to the task
+   * loss inside the step, so it is differentiated with it.
+   */
+  penalty?(trainable: NamedTensors, config: VitConfig, options: O): tf.Scalar;
+  /**
+   * Runs after every optimizer step (step = steps done so far) and may return replacements for
+   * some trainable tensors of the same shapes (SaRA's progressive mask re-selection); the
+   * trainer disposes the replaced ones and keeps their optimizer state. Must be deterministic
+   * given its inputs, so resumed runs follow the same trajectory.
+   */
+  afterStep?(step: number, trainable: NamedTensors, base: VitParams, config: VitConfig, options: O): NamedTensors | undefined;
+  /**
+   * For methods whose inference needs no hooks once folded into the weights: the canonical ViT
+   * weights that differ from base ⊕ trainable (new tensors, the caller owns them). Methods without
+   * merge can only be exported as adapters.
+   */
+  merge?(base: VitParams, trainable: NamedTensors, config: VitConfig, options: O): NamedTensors;
+  /** Inverse of merge: base weights recovered from merged ones (new tensors). */
+  unmerge?(merged: VitParams, trainable: NamedTensors, config: VitConfig, options: O): NamedTensors;
+  /**
+   * Tensors for adapter_model.safetensors, head side included (new tensors; PyTorch [out, in] for
+   * linear weights where the format is a PyTorch one), and their exact inverse.
+   */
+  adapterTensors(trainable: NamedTensors, config: VitConfig, options: O, layout: CheckpointLayout): NamedTensors;
+  fromAdapterTensors(tensors: NamedTensors, config: VitConfig, options: O, layout: CheckpointLayout): NamedTensors;
+  adapterConfig(config: VitConfig, options: O, layout: CheckpointLayout): AdapterConfig;
+}
