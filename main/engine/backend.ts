@@ -41,6 +41,9 @@ export function initBackend(): Promise<BackendInfo> {
 }
 
 async function selectBackend(): Promise<BackendInfo> {
+  // PROD only silences tfjs's console tips (e.g. the cpu backend's "install tfjs-node" banner),
+  // which would break the CLI's one-line stderr; BackendInfo.reason already says what loaded.
+  tf.env().set('PROD', true);
   registerFastMatMulGradient();
   const forced = process.env.PEFT_STUDIO_BACKEND?.trim();
   if (forced) {
