@@ -76,3 +76,41 @@ describe('BatchMatMul gradient (re-registered with explicit transposes for 2-D)'
     tf.dispose([da, db]);
   });
 });
+
+describe('batched matmul (wasm: one XNNPACK product per matrix over aliased memory)', () => {
+  /** [batch][rows][cols] deterministic values. */
+  const rand3 = (batch: number, r: number, c: number, seed: number) => Array.from({ length: batch }, (_, i) => rand(r, c, seed + 13 * i));
+
+  it.each([
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ])('matches plain-JS products, transposeA=%s transposeB=%s, rank 4, no leaks', async (ta, tb) => {
+    const [batch, m, k, n] = [6, 40, 36, 33]; // above the per-matrix size where the fast path starts
+    const opA = rand3(batch, m, k, 1);
+    const opB = rand3(batch, k, n, 2);
+    const a = ta ? opA.map(T) : opA;
+    const b = tb ? opB.map(T) : opB;
+    const before = tf.memory();
+    const rank4 = (x: number[][][]) => tf.tensor3d(x).reshape([2, 3, x[0]!.length, x[0]![0]!.length]);
+    const out = tf.tidy(() => tf.matMul(rank4(a), rank4(b), ta, tb));
+    expect(out.shape).toEqual([2, 3, m, n]);
+    const got = (await out.array()) as number[][][][];
+    got.flat().forEach((matrix, i) => close(matrix, mm(opA[i]!, opB[i]!)));
+    out.dispose();
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+    expect(tf.memory().numBytes).toBe(before.numBytes);
+  });
+
+  it('broadcast batches and small matrices still give the right answer', async () => {
+    const a = rand3(3, 40, 36, 5);
+    const w = rand(36, 33, 6);
+    const shared = tf.tidy(() => tf.matMul(tf.tensor3d(a), tf.tensor3d([w]).tile([1, 1, 1])));
+    const got = (await shared.array()) as number[][][];
+    got.forEach((matrix, i) => close(matrix, mm(a[i]!, w)));
+    const small = tf.tidy(() => tf.matMul(tf.tensor3d(rand3(2, 3, 4, 7)), tf.tensor3d(rand3(2, 4, 2, 8))));
+    ((await small.array()) as number[][][]).forEach((matrix, i) => close(matrix, mm(rand3(2, 3, 4, 7)[i]!, rand3(2, 4, 2, 8)[i]!)));
+    tf.dispose([shared, small]);
+  });
+});

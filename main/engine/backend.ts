@@ -92,7 +92,9 @@ async function tryCandidate(candidate: Candidate): Promise<string | undefined> {
         const require = createRequire(import.meta.url);
         const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
         wasm.setWasmPaths(dist + path.sep);
-        return (await tf.setBackend('wasm')) ? undefined : 'wasm did not initialise';
+        if (!(await tf.setBackend('wasm'))) return 'wasm did not initialise';
+        registerFastWasmBatchMatMul();
+        return undefined;
       }
       case 'cpu':
         return (await tf.setBackend('cpu')) ? undefined : 'cpu did not initialise';
@@ -146,4 +148,88 @@ function registerFastMatMulGradient(): void {
     },
   });
   matMulGradientPatched = true;
+}
+
+/** The parts of tfjs-backend-wasm's BackendWasm that the batched matmul below uses. */
+interface WasmBackendInternals {
+  wasm: {
+    cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
+    tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
+  };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  dataIdNextNumber: number;
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
+}
+
+/** Below this many multiply-adds per matrix, the per-matrix call overhead outweighs XNNPACK. */
+const MIN_MACS_PER_MATRIX = 32 * 32 * 32;
+
+let batchMatMulPatched = false;
+
+/**
+ * Replaces wasm's BatchMatMul for batched operands (attention's [B·h, N, d] products). The stock
+ * kernel sends any batch > 1 or any transpose to a scalar C++ loop (~0.7 GFLOP/s); only a single
+ * non-transposed matrix product reaches XNNPACK. This kernel materialises transposes with the
+ * (fast) Transpose kernel, then runs one XNNPACK product per matrix of the batch by registering
+ * aliases of each matrix's slice of wasm memory as tensors (no copies). Measured 3–4× faster on
+ * vit-mnist's attention. Broadcast batches, small matrices and non-float32 keep the stock kernel.
+ */
+function registerFastWasmBatchMatMul(): void {
+  if (batchMatMulPatched) return;
+  const stock = tf.getKernel('BatchMatMul', 'wasm');
+  const transposeKernel = tf.getKernel('Transpose', 'wasm');
+  if (!stock || !transposeKernel) return;
+  // cwrap'd per wasm module, in case the backend is ever re-created.
+  const products = new WeakMap<object, (...args: unknown[]) => void>();
+
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as unknown as WasmBackendInternals;
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const rank = a.shape.length;
+    const outer = a.shape.slice(0, -2);
+    const batch = outer.reduce((x, y) => x * y, 1);
+    const [m, k] = transposeA ? [a.shape[rank - 1]!, a.shape[rank - 2]!] : [a.shape[rank - 2]!, a.shape[rank - 1]!];
+    const n = transposeB ? b.shape[rank - 2]! : b.shape[rank - 1]!;
+    const sameBatch = b.shape.length === rank && outer.every((d, i) => d === b.shape[i]);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || !sameBatch || batch <= 1 || m * k * n < MIN_MACS_PER_MATRIX) {
+      return stock.kernelFunc(args);
+    }
+    let product = products.get(backend.wasm);
+    if (!product) {
+      product = backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+      products.set(backend.wasm, product);
+    }
+    const swapLast = (x: tf.TensorInfo) =>
+      transposeKernel.kernelFunc({
+        inputs: { x },
+        backend: args.backend,
+        attrs: { perm: [...outer.map((_, i) => i), rank - 1, rank - 2] },
+      }) as tf.TensorInfo;
+    const left = transposeA ? swapLast(a) : a;
+    const right = transposeB ? swapLast(b) : b;
+    const out = backend.makeOutput([...outer, m, n], 'float32');
+    const offset = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+    const [aBase, bBase, outBase] = [offset(left), offset(right), offset(out)];
+    const shape3 = (r: number, c: number) => new Uint8Array(new Int32Array([1, r, c]).buffer);
+    const [aShape, bShape] = [shape3(m, k), shape3(k, n)];
+    const { registerTensor, disposeData } = backend.wasm.tfjs;
+    for (let i = 0; i < batch; i++) {
+      // Alias ids come from the backend's own counter so they never collide with real tensors;
+      // disposing them only unregisters (and frees XNNPACK's operator cached on b), never _free()s.
+      const ids = [backend.dataIdNextNumber++, backend.dataIdNextNumber++, backend.dataIdNextNumber++] as const;
+      registerTensor(ids[0], m * k, aBase + i * m * k * 4);
+      registerTensor(ids[1], k * n, bBase + i * k * n * 4);
+      registerTensor(ids[2], m * n, outBase + i * m * n * 4);
+      product(ids[0], aShape, 3, ids[1], bShape, 3, 0, 0, ids[2]);
+      for (const id of ids) disposeData(id);
+    }
+    if (left !== a) backend.disposeData(left.dataId);
+    if (right !== b) backend.disposeData(right.dataId);
+    return out;
+  };
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc });
+  batchMatMulPatched = true;
 }
