@@ -9,7 +9,7 @@ import { formatInt, percent, plural } from '../../lib/format';
 import { collectDropped, dragHasFiles, takeDropped } from './dropFiles';
 import { ImportPanel } from './ImportPanel';
 import { ImageViewer } from './ImageViewer';
-import { ThumbGrid, type ImageFilter } from './ThumbGrid';
+import { filterClassId, ThumbGrid, type ImageFilter } from './ThumbGrid';
 import { uploadLabel, useImport } from './useImport';
 import { useThrottledEvent } from './useThrottledEvent';
 
@@ -40,7 +40,7 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
   useEffect(() => {
     void reload();
   }, [reload]);
-  useThrottledEvent('datasets.changed', (p) => p.datasetId === datasetId, () => void reload(), 750);
+  useThrottledEvent('datasets.changed', (p) => p.datasetId === datasetId, () => void reload(), 1000);
 
   const importer = useImport(datasetId, () => void reload());
 
@@ -168,7 +168,7 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
             <ThumbGrid
               key={filterKey}
               datasetId={datasetId}
-              filter={effectiveFilter}
+              classId={filterClassId(effectiveFilter)}
               classes={detail.classes}
               expectedCount={expected}
               refreshKey={refreshKey}
@@ -186,45 +186,31 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
             {detail.classes.length === 0 && detail.unlabeledCount === 0 ? (
               <p className="muted">Classes come from the sub-folders of what you import.</p>
             ) : (
-              <ul className="class-bars">
+              <ul className="class-bars" aria-label="Images per class">
                 {detail.classes.map((c) => (
-                  <li key={c.id}>
-                    <button
-                      type="button"
-                      className="class-bar"
-                      aria-pressed={effectiveFilter.kind === 'class' && effectiveFilter.classId === c.id}
-                      onClick={() => setFilter({ kind: 'class', classId: c.id })}
-                      title={`Show ${c.name}`}
-                    >
-                      <span className="class-swatch" style={{ background: c.color }} aria-hidden="true" />
-                      <span className="class-name">{c.name}</span>
-                      <span className="class-track" aria-hidden="true">
-                        <span className="class-fill" style={{ width: `${percent(c.imageCount, maxClass)}%`, background: c.color }} />
-                      </span>
-                      <span className="class-count" data-testid={`class-count-${c.name}`}>
-                        {formatInt(c.imageCount)}
-                      </span>
-                    </button>
+                  <li key={c.id} className="class-bar">
+                    <span className="class-swatch" style={{ background: c.color }} aria-hidden="true" />
+                    <span className="class-name" title={c.name}>
+                      {c.name}
+                    </span>
+                    <span className="class-track" aria-hidden="true">
+                      <span className="class-fill" style={{ width: `${percent(c.imageCount, maxClass)}%`, background: c.color }} />
+                    </span>
+                    <span className="class-count" data-testid={`class-count-${c.name}`}>
+                      {formatInt(c.imageCount)}
+                    </span>
                   </li>
                 ))}
                 {detail.unlabeledCount > 0 ? (
-                  <li>
-                    <button
-                      type="button"
-                      className="class-bar class-bar-unlabeled"
-                      aria-pressed={effectiveFilter.kind === 'unlabeled'}
-                      onClick={() => setFilter({ kind: 'unlabeled' })}
-                      title="Show unlabeled images"
-                    >
-                      <span className="class-swatch class-swatch-unlabeled" aria-hidden="true" />
-                      <span className="class-name">unlabeled</span>
-                      <span className="class-track" aria-hidden="true">
-                        <span className="class-fill class-fill-unlabeled" style={{ width: `${percent(detail.unlabeledCount, maxClass)}%` }} />
-                      </span>
-                      <span className="class-count" data-testid="unlabeled-count">
-                        {formatInt(detail.unlabeledCount)}
-                      </span>
-                    </button>
+                  <li className="class-bar class-bar-unlabeled">
+                    <span className="class-swatch class-swatch-unlabeled" aria-hidden="true" />
+                    <span className="class-name">unlabeled</span>
+                    <span className="class-track" aria-hidden="true">
+                      <span className="class-fill class-fill-unlabeled" style={{ width: `${percent(detail.unlabeledCount, maxClass)}%` }} />
+                    </span>
+                    <span className="class-count" data-testid="unlabeled-count">
+                      {formatInt(detail.unlabeledCount)}
+                    </span>
                   </li>
                 ) : null}
               </ul>

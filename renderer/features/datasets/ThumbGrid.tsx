@@ -3,7 +3,7 @@
  * images behind them are fetched a page at a time as rows come into view. Stays smooth at
  * 60,000 images: the DOM holds a few hundred tiles whatever the dataset size.
  */
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from 'react';
+import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore, type KeyboardEvent } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { ClassSummary, ImageItem } from '../../../preload/api';
 import { useStudio, useToast } from '../../app/StudioProvider';
@@ -12,13 +12,18 @@ import { PageCache } from '../../lib/pageCache';
 
 export type ImageFilter = { kind: 'all' } | { kind: 'unlabeled' } | { kind: 'class'; classId: number };
 
+/** The `images.page` classId of a filter: undefined = all, null = unlabeled. */
+export const filterClassId = (filter: ImageFilter): number | null | undefined =>
+  filter.kind === 'all' ? undefined : filter.kind === 'unlabeled' ? null : filter.classId;
+
 const PAGE_SIZE = 240;
 const MIN_TILE = 136;
 const GAP = 8;
 
 interface Props {
   datasetId: number;
-  filter: ImageFilter;
+  /** undefined: all images; null: unlabeled only; a number: one class. */
+  classId: number | null | undefined;
   classes: ClassSummary[];
   /** Count to lay out before the first page answers (from the dataset's counts). */
   expectedCount: number;
@@ -27,14 +32,14 @@ interface Props {
   onOpen(item: ImageItem): void;
 }
 
-export function ThumbGrid({ datasetId, filter, classes, expectedCount, refreshKey, onOpen }: Props) {
+// Memoized: the dataset page re-renders on import progress; the grid only when its inputs change.
+export const ThumbGrid = memo(function ThumbGrid({ datasetId, classId, classes, expectedCount, refreshKey, onOpen }: Props) {
   const client = useStudio();
   const toast = useToast();
   const scrollRef = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(0);
   const [active, setActive] = useState(-1);
 
-  const classId = filter.kind === 'all' ? undefined : filter.kind === 'unlabeled' ? null : filter.classId;
   const cache = useMemo(
     () =>
       new PageCache<ImageItem>(
@@ -72,8 +77,6 @@ export function ThumbGrid({ datasetId, filter, classes, expectedCount, refreshKe
   const count = cache.total ?? expectedCount;
   const rows = rowCount(count, layout.columns);
 
-  // The grid is not memoized by the React compiler anyway; it re-renders on scroll by design.
-  // eslint-disable-next-line react-hooks/incompatible-library
   const virtualizer = useVirtualizer({
     count: rows,
     getScrollElement: () => scrollRef.current,
@@ -208,4 +211,4 @@ export function ThumbGrid({ datasetId, filter, classes, expectedCount, refreshKe
       </div>
     </div>
   );
-}
+});

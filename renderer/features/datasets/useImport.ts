@@ -50,7 +50,27 @@ export function useImport(datasetId: number, onChanged: () => void) {
     changed.current = onChanged;
   });
 
+  // Progress arrives per file; paint it at most once a frame.
+  const pendingProgress = useRef<{ done: number; total: number; message?: string } | null>(null);
+  const frame = useRef<number | null>(null);
   const showProgress = useCallback((done: number, total: number, message?: string) => {
+    pendingProgress.current = { done, total, message: message ?? pendingProgress.current?.message };
+    if (frame.current !== null) return;
+    frame.current = window.requestAnimationFrame(() => {
+      frame.current = null;
+      const next = pendingProgress.current;
+      pendingProgress.current = null;
+      if (next) paintProgress(next.done, next.total, next.message);
+    });
+  }, []);
+  useEffect(
+    () => () => {
+      if (frame.current !== null) window.cancelAnimationFrame(frame.current);
+    },
+    [],
+  );
+
+  const paintProgress = (done: number, total: number, message?: string) => {
     const f = flow.current;
     if (!f) return;
     setActive((a) =>
@@ -61,7 +81,7 @@ export function useImport(datasetId: number, onChanged: () => void) {
         message: a.cancelling ? a.message : (message ?? a.message),
       },
     );
-  }, []);
+  };
 
   useEffect(() => {
     return client.on('job.progress', (progress) => {
