@@ -168,16 +168,17 @@ function attention(
   hooks?: VitHooks,
 ): tf.Tensor2D {
   const { numHeads: h, headDim: hd } = config;
-  const inner = h * hd;
-  const qkv = linear(params, `${prefix}.qkv`, x, config.qkvBias, hooks);
-  const [q, k, v] = tf.split(qkv, [inner, inner, inner], 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-  const heads = (t: tf.Tensor2D, perm: number[]) => tf.transpose(tf.reshape(t, [batch, tokens, h, hd]), perm);
-  const qh = tf.mul(heads(q, [0, 2, 1, 3]), hd ** -0.5); // [B, h, N, hd]
-  const kt = heads(k, [0, 2, 3, 1]); // [B, h, hd, N]: transposed explicitly, see ENGINE-NOTES
-  const vh = heads(v, [0, 2, 1, 3]); // [B, h, N, hd]
-  const weights = tf.softmax(tf.matMul(qh, kt)); // [B, h, N, N]
-  const out = tf.transpose(tf.matMul(weights, vh), [0, 2, 1, 3]); // [B, N, h, hd]
-  return linear(params, `${prefix}.proj`, tf.reshape(out, [batch * tokens, inner]), true, hooks);
+  const rows = batch * tokens;
+  const qkv = linear(params, `${prefix}.qkv`, x, config.qkvBias, hooks); // [B*N, 3*inner], (3 h d) columns
+  // One rank-4 transpose to [3, h, B*N, hd], then slices along the leading (contiguous) axis: on
+  // wasm, SplitV on columns was the single slowest op of the forward pass.
+  const split = tf.reshape(tf.transpose(tf.reshape(qkv, [rows, 3, h, hd]), [1, 2, 0, 3]), [3, h * batch, tokens, hd]);
+  const [q, k, v] = tf.unstack(split) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]; // [h*B, N, hd] each
+  // Batched products: backend.ts gives wasm one XNNPACK call per matrix (k transposed first).
+  const weights = tf.softmax(tf.matMul(tf.mul(q, hd ** -0.5), k, false, true)); // [h*B, N, N]
+  const out = tf.matMul(weights, v); // [h*B, N, hd]
+  const merged = tf.reshape(tf.transpose(tf.reshape(out, [h, rows, hd]), [1, 0, 2]), [rows, h * hd]) as tf.Tensor2D;
+  return linear(params, `${prefix}.proj`, merged, true, hooks);
 }
 
 /**
