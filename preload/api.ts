@@ -32,6 +32,23 @@ export const importSource = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('upload'), files: z.array(uploadedFile).min(1).max(1_000) }),
 ]);
 
+const split = z.enum(['train', 'val', 'test']);
+const color = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a colour like #4e79a7');
+const imageIds = z.array(id).min(1, 'select at least one image').max(200_000);
+
+/** Which images of a dataset a grid shows; every field narrows. */
+export const imageFilter = z
+  .object({
+    /** null: unlabeled only; absent: any class. */
+    classId: id.nullable().optional(),
+    /** 'none': in no split yet. */
+    split: z.enum(['train', 'val', 'test', 'none']).optional(),
+    importId: id.optional(),
+    /** Part of the file name, case-insensitive. */
+    search: z.string().max(500).optional(),
+  })
+  .strict();
+
 export const inputSchemas = {
   'app.info': z.object({}).strict(),
   'app.pickFolder': z.object({}).strict(),
@@ -47,8 +64,32 @@ export const inputSchemas = {
       limit: z.number().int().min(1).max(5_000),
       /** null: unlabeled images only; undefined: all. */
       classId: id.nullable().optional(),
+      filter: imageFilter.optional(),
     })
     .strict(),
+  'images.ids': z.object({ datasetId: id, filter: imageFilter }).strict(),
+  'classes.create': z.object({ datasetId: id, name, color: color.optional() }).strict(),
+  'classes.update': z.object({ id, name: name.optional(), color: color.optional() }).strict(),
+  'classes.merge': z.object({ sourceId: id, targetId: id }).strict(),
+  'classes.delete': z.object({ id, images: z.enum(['unlabel', 'delete']) }).strict(),
+  'labels.set': z.object({ datasetId: id, imageIds, classId: id.nullable() }).strict(),
+  'labels.undo': z.object({ datasetId: id }).strict(),
+  'labels.redo': z.object({ datasetId: id }).strict(),
+  'splits.make': z
+    .object({
+      datasetId: id,
+      train: z.number().min(0).max(1),
+      val: z.number().min(0).max(1),
+      test: z.number().min(0).max(1),
+      seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+      /** false: keep every image's split and place only images without one (stable as data grows). */
+      reassign: z.boolean().default(false),
+    })
+    .strict()
+    .refine((r) => Math.abs(r.train + r.val + r.test - 1) < 1e-6, { message: 'train + val + test must be 1', path: ['train'] }),
+  'splits.set': z.object({ datasetId: id, imageIds, split }).strict(),
+  'captions.set': z.object({ imageId: id, text: z.string().max(10_000) }).strict(),
+  'datasets.export': z.object({ datasetId: id, path: absolutePath }).strict(),
   'imports.start': z.object({ datasetId: id, source: importSource }).strict(),
   'imports.get': z.object({ id }).strict(),
   'imports.list': z.object({ datasetId: id }).strict(),
@@ -93,8 +134,11 @@ export interface ClassSummary {
   imageCount: number;
 }
 
+export type Split = 'train' | 'val' | 'test';
+
 export interface DatasetDetail extends DatasetSummary {
   classes: ClassSummary[];
+  splitCounts: Record<Split | 'none', number>;
 }
 
 export interface ImageItem {
@@ -104,6 +148,8 @@ export interface ImageItem {
   width: number;
   height: number;
   classId: number | null;
+  split: Split | null;
+  caption: string | null;
 }
 
 export interface ImagePage {
@@ -153,6 +199,20 @@ export interface ModelSummary {
   createdAt: string;
 }
 
+/** What a label change did, and where the dataset's undo history stands after it. */
+export interface LabelChange {
+  /** Images whose label this action (or its undo/redo) changed. */
+  imageIds: number[];
+  canUndo: boolean;
+  canRedo: boolean;
+}
+
+export interface DatasetExport {
+  path: string;
+  images: number;
+  manifest: string;
+}
+
 export interface ApiOutputs {
   'app.info': AppInfo;
   'app.pickFolder': string | null;
@@ -162,6 +222,18 @@ export interface ApiOutputs {
   'datasets.rename': DatasetSummary;
   'datasets.delete': { deleted: true };
   'images.page': ImagePage;
+  'images.ids': number[];
+  'classes.create': ClassSummary;
+  'classes.update': ClassSummary;
+  'classes.merge': { moved: number };
+  'classes.delete': { deleted: true };
+  'labels.set': LabelChange;
+  'labels.undo': LabelChange;
+  'labels.redo': LabelChange;
+  'splits.make': Record<Split | 'none', number>;
+  'splits.set': Record<Split | 'none', number>;
+  'captions.set': { imageId: number; caption: string | null };
+  'datasets.export': DatasetExport;
   'imports.start': ImportStarted;
   'imports.get': ImportReport;
   'imports.list': ImportReport[];

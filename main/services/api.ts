@@ -1,5 +1,6 @@
 import { inputSchemas, type ApiOutputs, type Channel, type Envelope, type ParsedInput } from '../../preload/api';
 import { toErrorBody } from './errors';
+import { exportDataset } from './export';
 import { importModel } from './models';
 import type { Studio } from '../studio';
 
@@ -7,7 +8,7 @@ type Handlers = { [C in Channel]: (input: ParsedInput<C>) => ApiOutputs[C] | Pro
 
 /** Every channel of the contract, bound to the services. Shell-neutral: both shells dispatch here. */
 export function createHandlers(studio: Studio): Handlers {
-  const { datasets, imports, store } = studio;
+  const { datasets, imports, labeling, store } = studio;
   return {
     'app.info': () => studio.info(),
     'app.pickFolder': () => studio.pickFolder(),
@@ -16,7 +17,20 @@ export function createHandlers(studio: Studio): Handlers {
     'datasets.create': ({ name }) => datasets.create(name),
     'datasets.rename': ({ id, name }) => datasets.rename(id, name),
     'datasets.delete': ({ id }) => datasets.delete(id),
-    'images.page': ({ datasetId, offset, limit, classId }) => datasets.images(datasetId, offset, limit, classId),
+    'images.page': ({ datasetId, offset, limit, classId, filter }) =>
+      datasets.images(datasetId, { ...filter, ...(classId !== undefined && { classId }) }, offset, limit),
+    'images.ids': ({ datasetId, filter }) => datasets.imageIds(datasetId, filter),
+    'classes.create': ({ datasetId, name, color }) => labeling.createClass(datasetId, name, color),
+    'classes.update': ({ id, name, color }) => labeling.updateClass(id, name, color),
+    'classes.merge': ({ sourceId, targetId }) => labeling.mergeClasses(sourceId, targetId),
+    'classes.delete': ({ id, images }) => labeling.deleteClass(id, images, datasets.sweepMedia),
+    'labels.set': ({ datasetId, imageIds, classId }) => labeling.setLabels(datasetId, imageIds, classId),
+    'labels.undo': ({ datasetId }) => labeling.undo(datasetId),
+    'labels.redo': ({ datasetId }) => labeling.redo(datasetId),
+    'splits.make': (input) => labeling.makeSplits(input),
+    'splits.set': ({ datasetId, imageIds, split }) => labeling.setSplit(datasetId, imageIds, split),
+    'captions.set': ({ imageId, text }) => labeling.setCaption(imageId, text),
+    'datasets.export': ({ datasetId, path }) => exportDataset(store, studio.media, datasetId, path),
     'imports.start': ({ datasetId, source }) => imports.start(datasetId, source),
     'imports.get': ({ id }) => imports.get(id),
     'imports.list': ({ datasetId }) => imports.list(datasetId),

@@ -1,5 +1,6 @@
 import type { DatasetDetail, DatasetSummary } from '../../preload/api';
 import type { Store } from '../store';
+import type { ImageFilter } from '../store/images';
 import { notFound } from './errors';
 import type { MediaStore } from './media';
 
@@ -11,7 +12,11 @@ export function createDatasetService(store: Store, media: MediaStore) {
   };
   return {
     list: () => store.datasets.list(),
-    get: (id: number): DatasetDetail => ({ ...summary(id), classes: store.datasets.classes(id) }),
+    get: (id: number): DatasetDetail => ({
+      ...summary(id),
+      classes: store.datasets.classes(id),
+      splitCounts: store.labels.splitCounts(id),
+    }),
     create: (name: string) => summary(store.datasets.create(name)),
     rename(id: number, name: string) {
       if (!store.datasets.rename(id, name)) throw notFound(`Dataset ${id}`);
@@ -23,10 +28,16 @@ export function createDatasetService(store: Store, media: MediaStore) {
       await media.sweep(store.images.referencedHashes());
       return { deleted: true as const };
     },
-    images(datasetId: number, offset: number, limit: number, classId: number | null | undefined) {
+    images(datasetId: number, filter: ImageFilter, offset: number, limit: number) {
       summary(datasetId);
-      return { offset, ...store.images.page(datasetId, offset, limit, classId) };
+      return { offset, ...store.images.page(datasetId, filter, offset, limit) };
     },
+    imageIds(datasetId: number, filter: ImageFilter) {
+      summary(datasetId);
+      return store.images.ids(datasetId, filter);
+    },
+    /** Removes files no image references any more. */
+    sweepMedia: async () => media.sweep(store.images.referencedHashes()),
   };
 }
 

@@ -51,7 +51,7 @@ describe('import service', () => {
     const detail = studio.datasets.get(datasetId);
     expect(detail).toMatchObject({ imageCount: 8, unlabeledCount: 1 });
     expect(detail.classes.map((c) => [c.name, c.imageCount])).toEqual([['3', 4], ['7', 3]]);
-    const page = studio.datasets.images(datasetId, 0, 100, undefined);
+    const page = studio.datasets.images(datasetId, {}, 0, 100);
     expect(page.items.every((item) => item.width === 28 && item.height === 28)).toBe(true);
     // One original and one thumbnail per distinct image, on disk by hash.
     const count = (folderName: string) => readdirSync(join(dataDir, folderName), { recursive: true }).filter((f) => String(f).length > 3).length;

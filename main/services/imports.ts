@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
-import type { ImportStarted, ParsedInput } from '../../preload/api';
+import type { ImportStarted, ParsedInput, Split } from '../../preload/api';
 import type { Store } from '../store';
 import type { EventBus } from './events';
 import { intakeImage, MAX_FILE_BYTES } from './image-intake';
@@ -92,6 +92,46 @@ function candidatesOf(source: ImportSource, skip: (path: string, reason: string)
   }
 }
 
+const normalisePath = (path: string) => path.split(/[\\/]/).join('/');
+const stemOf = (path: string) => normalisePath(path).replace(/\.[^./]*$/, '').toLowerCase();
+const SPLIT_NAMES = new Set<string>(['train', 'val', 'test']);
+
+/**
+ * Separates what sits beside the images: `name.txt` next to `name.jpg` is that image's caption,
+ * and a studio export's manifest.json (with manifest.csv) restores the splits. A .txt file with no
+ * image of its name stays a candidate (and is reported as not an image).
+ */
+async function sidecars(all: Candidate[]) {
+  const imageStems = new Set(all.filter((c) => !/\.txt$/i.test(c.path)).map((c) => stemOf(c.path)));
+  const captions = new Map<string, Candidate>();
+  const splits = new Map<string, Split>();
+  let studioManifest = false;
+  const manifest = all.find((c) => normalisePath(c.path) === 'manifest.json');
+  if (manifest) {
+    try {
+      const parsed = JSON.parse((await manifest.read()).toString()) as { images?: { file?: unknown; split?: unknown }[] };
+      studioManifest = Array.isArray(parsed.images);
+      for (const image of parsed.images ?? []) {
+        if (typeof image.file === 'string' && typeof image.split === 'string' && SPLIT_NAMES.has(image.split)) {
+          splits.set(normalisePath(image.file), image.split as Split);
+        }
+      }
+    } catch {
+      // Not a studio manifest: leave manifest.json to be reported like any other file.
+    }
+  }
+  const isStudioManifest = (c: Candidate) => studioManifest && ['manifest.json', 'manifest.csv'].includes(normalisePath(c.path));
+  const candidates = all.filter((c) => {
+    if (isStudioManifest(c)) return false;
+    if (/\.txt$/i.test(c.path) && imageStems.has(stemOf(c.path))) {
+      captions.set(stemOf(c.path), c);
+      return false;
+    }
+    return true;
+  });
+  return { candidates, captions, splits };
+}
+
 function describe(source: ImportSource): string {
   switch (source.kind) {
     case 'folder':
@@ -120,12 +160,20 @@ export function createImportService(store: Store, media: MediaStore, events: Eve
       store.imports.addIssue(importId, path, reason);
     };
 
-    const candidates = await candidatesOf(source, skip);
+    const { candidates, captions, splits } = await sidecars(await candidatesOf(source, skip));
     counts.total = candidates.length + counts.skipped;
     counts.processed = counts.skipped;
     progress('running', `Found ${candidates.length} file(s)`, true);
 
-    type Ready = { candidate: Candidate; hash: string; bytes: number; width: number; height: number; format: string };
+    type Ready = {
+      candidate: Candidate;
+      hash: string;
+      bytes: number;
+      width: number;
+      height: number;
+      format: string;
+      caption: string | null;
+    };
     let pending: Ready[] = [];
     const commit = () => {
       const batch = pending;
@@ -137,8 +185,14 @@ export function createImportService(store: Store, media: MediaStore, events: Eve
             datasetId, hash: item.hash, byteSize: item.bytes, width: item.width, height: item.height,
             format: item.format, fileName: basename(item.candidate.path), sourcePath: item.candidate.path, importId, classId,
           });
-          if (added === null) counts.duplicates++;
-          else counts.added++;
+          if (added === null) {
+            counts.duplicates++;
+            continue;
+          }
+          counts.added++;
+          if (item.caption !== null) store.labels.setCaption(added, item.caption);
+          const split = splits.get(normalisePath(item.candidate.path));
+          if (split) store.labels.setSplit(added, split, false);
         }
         store.imports.saveProgress(importId, counts);
       });
@@ -167,7 +221,9 @@ export function createImportService(store: Store, media: MediaStore, events: Eve
         }
         seen.add(hash);
         await media.put(hash, bytes, intake.thumbnail);
-        pending.push({ candidate, hash, bytes: bytes.byteLength, width: intake.width, height: intake.height, format: intake.format });
+        const captionFile = captions.get(stemOf(candidate.path));
+        const caption = captionFile ? (await captionFile.read()).toString().trim() : null;
+        pending.push({ candidate, hash, bytes: bytes.byteLength, width: intake.width, height: intake.height, format: intake.format, caption });
         if (pending.length >= BATCH) commit();
       } catch (error) {
         skip(candidate.path, `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);

@@ -54,6 +54,14 @@ export function createDatasetsRepo(db: Db) {
     'INSERT INTO classes (dataset_id, name, color, position) VALUES (?, ?, ?, ?) RETURNING id',
   );
 
+  const classById = db.prepare<[number], { id: number; dataset_id: number; name: string; color: string }>(
+    'SELECT id, dataset_id, name, color FROM classes WHERE id = ?',
+  );
+  const updateClass = db.prepare<[string, string, number]>('UPDATE classes SET name = ?, color = ? WHERE id = ?');
+  const deleteClass = db.prepare<[number]>('DELETE FROM classes WHERE id = ?');
+  const moveLabels = db.prepare<[number, number]>('UPDATE labels SET class_id = ? WHERE class_id = ?');
+  const deleteImagesOfClass = db.prepare<[number]>('DELETE FROM images WHERE id IN (SELECT image_id FROM labels WHERE class_id = ?)');
+
   return {
     list: (): DatasetSummary[] => list.all().map(toSummary),
     get: (id: number): DatasetSummary | undefined => {
@@ -73,6 +81,21 @@ export function createDatasetsRepo(db: Db) {
       const position = nextPosition.get(datasetId)!.next;
       return insertClass.get(datasetId, name, classColor(position), position)!.id;
     },
+    createClass: (datasetId: number, name: string, color?: string): number => {
+      const position = nextPosition.get(datasetId)!.next;
+      return insertClass.get(datasetId, name, color ?? classColor(position), position)!.id;
+    },
+    classById: (id: number) => {
+      const row = classById.get(id);
+      return row && { id: row.id, datasetId: row.dataset_id, name: row.name, color: row.color };
+    },
+    updateClass: (id: number, name: string, color: string): void => void updateClass.run(name, color, id),
+    /** Deletes a class; its images become unlabeled (labels cascade) unless deleted first. */
+    deleteClass: (id: number, deleteImages: boolean): void => {
+      if (deleteImages) deleteImagesOfClass.run(id);
+      deleteClass.run(id);
+    },
+    moveLabels: (fromClassId: number, toClassId: number): number => moveLabels.run(toClassId, fromClassId).changes,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { ImageItem } from '../../preload/api';
+import type { ImageItem, Split } from '../../preload/api';
 import type { Db } from './db';
 
 export interface NewImage {
@@ -14,6 +14,16 @@ export interface NewImage {
   classId: number | null;
 }
 
+export interface ImageFilter {
+  /** undefined: any; null: unlabeled only. */
+  classId?: number | null;
+  /** 'none': not in any split yet. */
+  split?: Split | 'none';
+  importId?: number;
+  /** Substring of the file name, case-insensitive. */
+  search?: string;
+}
+
 interface ImageRow {
   id: number;
   hash: string;
@@ -21,6 +31,8 @@ interface ImageRow {
   width: number;
   height: number;
   class_id: number | null;
+  split: Split | null;
+  caption: string | null;
 }
 
 const toItem = (row: ImageRow): ImageItem => ({
@@ -30,7 +42,29 @@ const toItem = (row: ImageRow): ImageItem => ({
   width: row.width,
   height: row.height,
   classId: row.class_id,
+  split: row.split,
+  caption: row.caption,
 });
+
+const COLUMNS = 'i.id, i.hash, i.file_name, i.width, i.height, l.class_id, s.split, c.text AS caption';
+const FROM = `FROM images i LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN splits s ON s.image_id = i.id
+  LEFT JOIN captions c ON c.image_id = i.id`;
+
+function whereOf(datasetId: number, filter: ImageFilter): { where: string; params: unknown[] } {
+  const clauses = ['i.dataset_id = ?'];
+  const params: unknown[] = [datasetId];
+  const add = (clause: string, ...values: unknown[]) => {
+    clauses.push(clause);
+    params.push(...values);
+  };
+  if (filter.classId === null) add('l.class_id IS NULL');
+  else if (filter.classId !== undefined) add('l.class_id = ?', filter.classId);
+  if (filter.split === 'none') add('s.split IS NULL');
+  else if (filter.split) add('s.split = ?', filter.split);
+  if (filter.importId !== undefined) add('i.import_id = ?', filter.importId);
+  if (filter.search) add("i.file_name LIKE ? ESCAPE '\\'", `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  return { where: clauses.join(' AND '), params };
+}
 
 export function createImagesRepo(db: Db) {
   const insert = db.prepare<
@@ -39,24 +73,6 @@ export function createImagesRepo(db: Db) {
   >(`INSERT INTO images (dataset_id, hash, byte_size, width, height, format, file_name, source_path, import_id)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataset_id, hash) DO NOTHING RETURNING id`);
   const label = db.prepare<[number, number]>('INSERT OR REPLACE INTO labels (image_id, class_id) VALUES (?, ?)');
-  const pageAll = db.prepare<[number, number, number], ImageRow>(`
-    SELECT i.id, i.hash, i.file_name, i.width, i.height, l.class_id FROM images i
-    LEFT JOIN labels l ON l.image_id = i.id WHERE i.dataset_id = ? ORDER BY i.id LIMIT ? OFFSET ?`);
-  const countAll = db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM images WHERE dataset_id = ?');
-  const pageUnlabeled = db.prepare<[number, number, number], ImageRow>(`
-    SELECT i.id, i.hash, i.file_name, i.width, i.height, NULL AS class_id FROM images i
-    LEFT JOIN labels l ON l.image_id = i.id WHERE i.dataset_id = ? AND l.image_id IS NULL
-    ORDER BY i.id LIMIT ? OFFSET ?`);
-  const countUnlabeled = db.prepare<[number], { n: number }>(`
-    SELECT COUNT(*) AS n FROM images i LEFT JOIN labels l ON l.image_id = i.id
-    WHERE i.dataset_id = ? AND l.image_id IS NULL`);
-  const pageClass = db.prepare<[number, number, number, number], ImageRow>(`
-    SELECT i.id, i.hash, i.file_name, i.width, i.height, l.class_id FROM images i
-    JOIN labels l ON l.image_id = i.id WHERE i.dataset_id = ? AND l.class_id = ?
-    ORDER BY i.id LIMIT ? OFFSET ?`);
-  const countClass = db.prepare<[number, number], { n: number }>(`
-    SELECT COUNT(*) AS n FROM images i JOIN labels l ON l.image_id = i.id
-    WHERE i.dataset_id = ? AND l.class_id = ?`);
   const hashExists = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM images WHERE hash = ? LIMIT 1');
   const allHashes = db.prepare<[], { hash: string }>('SELECT DISTINCT hash FROM images');
 
@@ -71,18 +87,25 @@ export function createImagesRepo(db: Db) {
       if (image.classId !== null) label.run(row.id, image.classId);
       return row.id;
     },
-    page: (datasetId: number, offset: number, limit: number, classId: number | null | undefined) => {
-      if (classId === undefined) {
-        return { total: countAll.get(datasetId)!.n, items: pageAll.all(datasetId, limit, offset).map(toItem) };
-      }
-      if (classId === null) {
-        return { total: countUnlabeled.get(datasetId)!.n, items: pageUnlabeled.all(datasetId, limit, offset).map(toItem) };
-      }
-      return {
-        total: countClass.get(datasetId, classId)!.n,
-        items: pageClass.all(datasetId, classId, limit, offset).map(toItem),
-      };
+    page: (datasetId: number, filter: ImageFilter, offset: number, limit: number) => {
+      const { where, params } = whereOf(datasetId, filter);
+      const total = db.prepare<unknown[], { n: number }>(`SELECT COUNT(*) AS n ${FROM} WHERE ${where}`).get(...params)!.n;
+      const rows = db
+        .prepare<unknown[], ImageRow>(`SELECT ${COLUMNS} ${FROM} WHERE ${where} ORDER BY i.id LIMIT ? OFFSET ?`)
+        .all(...params, limit, offset);
+      return { total, items: rows.map(toItem) };
     },
+    /** Ids of every image matching a filter (select-all-in-filter), in grid order. */
+    ids: (datasetId: number, filter: ImageFilter): number[] => {
+      const { where, params } = whereOf(datasetId, filter);
+      return db.prepare<unknown[], number>(`SELECT i.id ${FROM} WHERE ${where} ORDER BY i.id`).pluck().all(...params) as number[];
+    },
+    /** The subset of ids that belong to the dataset (to refuse ids from elsewhere). */
+    countInDataset: (datasetId: number, ids: readonly number[]): number =>
+      db
+        .prepare<unknown[], number>(`SELECT COUNT(*) FROM images WHERE dataset_id = ? AND id IN (SELECT value FROM json_each(?))`)
+        .pluck()
+        .get(datasetId, JSON.stringify(ids)) as number,
     isHashReferenced: (hash: string): boolean => hashExists.get(hash) !== undefined,
     referencedHashes: (): Set<string> => new Set(allHashes.all().map((r) => r.hash)),
   };

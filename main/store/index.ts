@@ -2,6 +2,7 @@ import { openDb, type Db } from './db';
 import { createDatasetsRepo } from './datasets';
 import { createImagesRepo } from './images';
 import { createImportsRepo } from './imports';
+import { createLabelsRepo } from './labels';
 import { createModelsRepo } from './models';
 import { createRunsRepo } from './runs';
 
@@ -13,6 +14,7 @@ export function openStore(file: string) {
     datasets: createDatasetsRepo(db),
     images: createImagesRepo(db),
     imports: createImportsRepo(db),
+    labels: createLabelsRepo(db),
     models: createModelsRepo(db),
     runs: createRunsRepo(db),
     /** Runs fn in one transaction: all of its writes land, or none. */

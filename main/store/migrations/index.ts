@@ -1,4 +1,8 @@
 import { initSchema } from './001_init';
+import { labelingSchema } from './002_labeling';
 
 /** Applied in order; a migration's number is its position + 1 and is kept in PRAGMA user_version. */
-export const migrations: readonly { name: string; sql: string }[] = [{ name: '001_init', sql: initSchema }];
+export const migrations: readonly { name: string; sql: string }[] = [
+  { name: '001_init', sql: initSchema },
+  { name: '002_labeling', sql: labelingSchema },
+];
