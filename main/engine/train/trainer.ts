@@ -1,0 +1,375 @@
+// The training loop: a PEFT method on a loaded ViT over a labelled data set, with a seeded split,
+// explicit optimizer/RNG/data state, periodic evaluation and atomic checkpoints, and export of
+// the adapter and (for mergeable methods) a merged model folder at the end.
+import * as tf from '@tensorflow/tfjs';
+import path from 'node:path';
+import type { ImageDataset } from '../data/dataset';
+import type { InputSpec } from '../data/decode';
+import { inputSpec } from '../eval';
+import type { LoadedModel } from '../io/checkpoint';
+import { forwardParams, initTrainable, mergedParams, parseOptions, targetConfig, trainableParamCount } from '../methods/framework';
+import { getMethod } from '../methods/registry';
+import type { NamedTensors, PeftMethod } from '../methods/types';
+import { vitForward, vitHead, vitNeck, vitParamShapes, vitPooled, type VitConfig } from '../models/vit';
+import { augment, defaultAugment, isIdentity, NO_AUGMENT, type AugmentConfig } from './augment';
+import { loadLatestCheckpoint, saveCheckpoint, type DataPosition } from './checkpoint';
+import { writeAdapter, writeModelFolder } from './export';
+import { crossEntropy } from './loss';
+import { clipByGlobalNorm, disposeOptimizerState, initOptimizerState, optimizerStep, type OptimizerConfig, type OptimizerState } from './optim';
+import { Rng } from './rng';
+import { learningRate, type ScheduleConfig } from './schedule';
+import type { TrainSpec } from './spec';
+import { limitPerClass, stratifiedSplit } from './split';
+
+export interface TrainSummary {
+  method: string;
+  trainableParams: number;
+  totalParams: number;
+  /** Null when no validation split was held out. */
+  valAccuracy: number | null;
+  valLoss: number | null;
+  /** Updates done (may be fewer than spec.steps when stopped). */
+  steps: number;
+  wallS: number;
+  stopped: boolean;
+  trainSize: number;
+  valSize: number;
+  featureCache: boolean;
+  /** Set when the run finished: the adapter folder, and the merged model folder if the method merges. */
+  adapterDir: string | null;
+  modelDir: string | null;
+  lastCheckpoint: string | null;
+}
+
+export type TrainEvent =
+  | {
+      type: 'start';
+      method: string;
+      trainableParams: number;
+      totalParams: number;
+      trainSize: number;
+      valSize: number;
+      classes: string[];
+      featureCache: boolean;
+      resumedFrom: { step: number; dir: string; skipped: string[] } | null;
+    }
+  | { type: 'step'; step: number; loss: number; lr: number; examplesPerS: number }
+  | { type: 'eval'; step: number; valLoss: number; valAccuracy: number }
+  | { type: 'checkpoint'; step: number; path: string; sha256: string }
+  | { type: 'done'; summary: TrainSummary };
+
+export interface TrainerOptions {
+  model: LoadedModel;
+  dataset: ImageDataset;
+  spec: TrainSpec;
+  /** Run folder: checkpoints/, adapter/, model/. */
+  outDir: string;
+  /** A run folder or checkpoint folder to continue from. */
+  resume?: string;
+  onEvent?: (event: TrainEvent) => void;
+}
+
+/** Decoded samples are kept in memory while they fit this budget (most PEFT data sets do). */
+const SAMPLE_CACHE_BYTES = 512 * 1024 * 1024;
+/** Batch size of feature extraction and evaluation passes (no gradients: memory is small). */
+const INFERENCE_BATCH = 64;
+
+class Samples {
+  private readonly cache = new Map<number, Float32Array>();
+  private readonly perSample: number;
+
+  constructor(
+    private readonly dataset: ImageDataset,
+    readonly spec: InputSpec,
+  ) {
+    this.perSample = spec.imageSize * spec.imageSize * spec.numChannels;
+  }
+
+  label(i: number): number {
+    return this.dataset.label(i);
+  }
+
+  async get(i: number): Promise<Float32Array> {
+    const hit = this.cache.get(i);
+    if (hit) return hit;
+    const x = await this.dataset.load(i, this.spec);
+    if ((this.cache.size + 1) * this.perSample * 4 <= SAMPLE_CACHE_BYTES) this.cache.set(i, x);
+    return x;
+  }
+
+  async batch(indices: readonly number[], transform?: (x: Float32Array) => Float32Array): Promise<{ images: Float32Array; shape: [number, number, number, number] }> {
+    const decoded = await Promise.all(indices.map((i) => this.get(i)));
+    const images = new Float32Array(indices.length * this.perSample);
+    // Transforms run in index order after decoding, so RNG draws do not depend on I/O timing.
+    decoded.forEach((d, k) => images.set(transform ? transform(d) : d, k * this.perSample));
+    const { imageSize: s, numChannels: c } = this.spec;
+    return { images, shape: [indices.length, s, s, c] };
+  }
+}
+
+/** Pooled backbone features of a frozen, deterministic backbone, one row per sample. */
+interface FeatureCache {
+  features: tf.Tensor2D;
+  row: Map<number, number>;
+}
+
+export class Trainer {
+  private stopRequested = false;
+
+  constructor(private readonly opts: TrainerOptions) {}
+
+  /** Asks the loop to checkpoint and return after the current step. */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  async run(): Promise<TrainSummary> {
+    const { model, dataset, spec, outDir } = this.opts;
+    const emit = (e: TrainEvent) => this.opts.onEvent?.(e);
+    const started = performance.now();
+    const method = getMethod(spec.method);
+    const options = parseOptions(method, spec.methodOptions);
+    const classes = dataset.classes;
+    const config = targetConfig(model.config, classes.length);
+    const base = model.params;
+    const input = inputSpec(model);
+    // A feature-cacheable method defaults to no augmentation: the cache is its whole speed-up.
+    const aug: AugmentConfig = spec.augment ?? (method.featureCacheable ? NO_AUGMENT : defaultAugment(config.numChannels));
+    const useCache = method.featureCacheable && isIdentity(aug);
+
+    const all = Array.from({ length: dataset.length }, (_, i) => i);
+    const pool = spec.limitPerClass ? limitPerClass(all.map((i) => dataset.label(i)), spec.limitPerClass) : all;
+    const { train, val } = stratifiedSplit(pool, (i) => dataset.label(i), spec.valFraction, spec.seed);
+    if (train.length === 0) throw new Error('no training samples left after the validation split');
+
+    let rng: Rng;
+    let trainable: NamedTensors;
+    let opt: OptimizerState;
+    let data: DataPosition;
+    let step: number;
+    let resumedFrom: { step: number; dir: string; skipped: string[] } | null = null;
+    const optConfig: OptimizerConfig = {
+      kind: spec.optimizer,
+      weightDecay: spec.weightDecay,
+      beta1: spec.beta1,
+      beta2: spec.beta2,
+      eps: spec.eps,
+      momentum: spec.momentum,
+    };
+    if (this.opts.resume) {
+      const ck = await loadLatestCheckpoint(this.opts.resume);
+      const problem = specMismatch(ck.spec, spec) ?? (ck.classes.join('\n') !== classes.join('\n') ? 'the data set classes differ' : undefined);
+      if (problem) {
+        tf.dispose([...Object.values(ck.state.trainable), ...Object.values(ck.state.optimizer.slots).flatMap((s) => Object.values(s))]);
+        throw new Error(`cannot resume from ${ck.dir}: ${problem}`);
+      }
+      ({ trainable, optimizer: opt, data, step } = ck.state);
+      rng = Rng.fromState(ck.state.rng);
+      resumedFrom = { step, dir: ck.dir, skipped: ck.skipped };
+    } else {
+      rng = Rng.fromSeed(spec.seed);
+      trainable = initTrainable(method, base, config, options, rng);
+      opt = initOptimizerState(optConfig, trainable);
+      data = { epoch: 0, order: rng.shuffle([...train]), cursor: 0 };
+      step = 0;
+    }
+
+    const trainableParams = trainableParamCount(method, config, options);
+    const canonical = vitParamShapes(config);
+    const totalParams =
+      [...canonical.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0) +
+      Object.entries(trainable)
+        .filter(([k]) => !canonical.has(k))
+        .reduce((n, [, t]) => n + t.size, 0);
+    const samples = new Samples(dataset, input);
+    let trainCache: FeatureCache | undefined;
+    let valCache: FeatureCache | undefined;
+    const schedule: ScheduleConfig = {
+      lr: spec.lr,
+      minLr: spec.minLr,
+      warmupSteps: spec.warmupSteps ?? Math.round(spec.steps * 0.1),
+      totalSteps: spec.steps,
+    };
+    const checkpointRoot = path.join(outDir, 'checkpoints');
+    let lastCheckpoint: string | null = resumedFrom?.dir ?? null;
+    let lastCheckpointStep = resumedFrom?.step ?? -1;
+    // Held in an object: closures assign it, and TypeScript does not track closure assignments.
+    const latest: { val: { loss: number; accuracy: number } | null; evalStep: number } = { val: null, evalStep: -1 };
+
+    try {
+      if (useCache) {
+        trainCache = await extractFeatures(samples, base, config, train);
+        if (val.length > 0) valCache = await extractFeatures(samples, base, config, val);
+      }
+      emit({ type: 'start', method: method.name, trainableParams, totalParams, trainSize: train.length, valSize: val.length, classes, featureCache: useCache, resumedFrom });
+
+      const checkpoint = async () => {
+        if (lastCheckpointStep === step) return;
+        const saved = await saveCheckpoint(
+          checkpointRoot,
+          { step, trainable, optimizer: opt, rng: rng.state(), data },
+          { spec, classes, numLabels: config.numLabels },
+        );
+        lastCheckpoint = saved.dir;
+        lastCheckpointStep = step;
+        emit({ type: 'checkpoint', step, path: saved.dir, sha256: saved.sha256 });
+      };
+      const evaluate = async () => {
+        if (val.length === 0 || latest.evalStep === step) return;
+        const result = await evaluateSplit(samples, method, options, base, trainable, config, val, valCache, rng);
+        latest.val = result;
+        latest.evalStep = step;
+        emit({ type: 'eval', step, valLoss: result.loss, valAccuracy: result.accuracy });
+      };
+
+      while (step < spec.steps && !this.stopRequested) {
+        const t0 = performance.now();
+        const indices: number[] = [];
+        while (indices.length < spec.batchSize) {
+          if (data.cursor >= data.order.length) data = { epoch: data.epoch + 1, order: rng.shuffle([...train]), cursor: 0 };
+          indices.push(data.order[data.cursor++]!);
+        }
+        const labels = Int32Array.from(indices, (i) => dataset.label(i));
+        const batch = trainCache
+          ? undefined
+          : await samples.batch(indices, isIdentity(aug) ? undefined : (x) => augment(x, config.imageSize, config.numChannels, aug, input.preprocess, rng));
+        const lr = learningRate(step, schedule);
+        const names = Object.keys(trainable);
+        const result = tf.tidy(() => {
+          const y = tf.tensor1d(labels, 'int32');
+          const xs = batch ? tf.tensor4d(batch.images, batch.shape) : undefined;
+          const rows = trainCache ? tf.gather(trainCache.features, indices.map((i) => trainCache!.row.get(i)!)) : undefined;
+          const lossOf = (...ts: tf.Tensor[]) => {
+            const t = Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
+            const params = forwardParams(base, t);
+            const logits = rows
+              ? vitHead(params, vitNeck(params, config, rows as tf.Tensor2D))
+              : vitForward(params, config, xs!, method.hooks(t, config, options, { training: true, rng }));
+            const task = crossEntropy(logits, y, spec.labelSmoothing);
+            return method.penalty ? tf.add(task, method.penalty(t, config, options)) : task;
+          };
+          const { value, grads } = tf.valueAndGrads(lossOf)(names.map((n) => trainable[n]!));
+          const clipped = spec.clipNorm === null ? grads : clipByGlobalNorm(grads, spec.clipNorm).grads;
+          const update = optimizerStep(optConfig, trainable, Object.fromEntries(names.map((n, i) => [n, clipped[i]!])), opt, lr);
+          return { loss: value, params: update.params, slots: update.state.slots, t: update.state.t };
+        });
+        const old = { trainable, opt };
+        trainable = result.params;
+        opt = { t: result.t, slots: result.slots };
+        tf.dispose(Object.values(old.trainable));
+        disposeOptimizerState(old.opt);
+        step++;
+        const replaced = method.afterStep?.(step, trainable, base, config, options);
+        if (replaced) {
+          for (const [k, t] of Object.entries(replaced)) {
+            trainable[k]!.dispose();
+            trainable[k] = t;
+          }
+        }
+        const loss = (await result.loss.data())[0]!;
+        result.loss.dispose();
+        if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${step}: lower --lr or enable gradient clipping`);
+        emit({ type: 'step', step, loss, lr, examplesPerS: spec.batchSize / ((performance.now() - t0) / 1000) });
+        if (step % spec.evalEvery === 0) await evaluate();
+        if (step % spec.checkpointEvery === 0) await checkpoint();
+      }
+
+      const stopped = step < spec.steps;
+      let adapterDir: string | null = null;
+      let modelDir: string | null = null;
+      if (stopped) await checkpoint();
+      else {
+        await evaluate();
+        adapterDir = path.join(outDir, 'adapter');
+        const info = { layout: model.layout, baseModel: model.summary.name, id2label: classes };
+        await writeAdapter(adapterDir, method, trainable, config, options, info);
+        if (method.merge) {
+          modelDir = path.join(outDir, 'model');
+          const merged = mergedParams(method, base, trainable, config, options);
+          try {
+            await writeModelFolder(modelDir, merged.params, config, { name: `${model.summary.name}+${method.name}`, preprocess: model.preprocess, id2label: classes });
+          } finally {
+            tf.dispose(merged.owned);
+          }
+        }
+      }
+      const summary: TrainSummary = {
+        method: method.name,
+        trainableParams,
+        totalParams,
+        valAccuracy: latest.val?.accuracy ?? null,
+        valLoss: latest.val?.loss ?? null,
+        steps: step,
+        wallS: (performance.now() - started) / 1000,
+        stopped,
+        trainSize: train.length,
+        valSize: val.length,
+        featureCache: useCache,
+        adapterDir,
+        modelDir,
+        lastCheckpoint,
+      };
+      emit({ type: 'done', summary });
+      return summary;
+    } finally {
+      tf.dispose(Object.values(trainable));
+      disposeOptimizerState(opt);
+      if (trainCache) trainCache.features.dispose();
+      if (valCache) valCache.features.dispose();
+    }
+  }
+}
+
+/** The fields of two specs that differ, as a sentence, or undefined when they agree. */
+function specMismatch(saved: TrainSpec, current: TrainSpec): string | undefined {
+  const keys = new Set([...Object.keys(saved), ...Object.keys(current)] as (keyof TrainSpec)[]);
+  const differ = [...keys].filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(current[k]));
+  if (differ.length === 0) return undefined;
+  return `it was made with different settings: ${differ.map((k) => `${k} ${JSON.stringify(saved[k])} (now ${JSON.stringify(current[k])})`).join(', ')}`;
+}
+
+async function extractFeatures(samples: Samples, base: NamedTensors, config: VitConfig, indices: readonly number[]): Promise<FeatureCache> {
+  const parts: tf.Tensor2D[] = [];
+  try {
+    for (let start = 0; start < indices.length; start += INFERENCE_BATCH) {
+      const batch = await samples.batch(indices.slice(start, start + INFERENCE_BATCH));
+      parts.push(tf.tidy(() => vitPooled(base, config, tf.tensor4d(batch.images, batch.shape))));
+    }
+    const features = tf.concat(parts, 0);
+    return { features, row: new Map(indices.map((i, k) => [i, k])) };
+  } finally {
+    tf.dispose(parts);
+  }
+}
+
+async function evaluateSplit(
+  samples: Samples,
+  method: PeftMethod<object>,
+  options: object,
+  base: NamedTensors,
+  trainable: NamedTensors,
+  config: VitConfig,
+  indices: readonly number[],
+  cache: FeatureCache | undefined,
+  rng: Rng,
+): Promise<{ loss: number; accuracy: number }> {
+  let lossSum = 0;
+  let correct = 0;
+  const params = forwardParams(base, trainable);
+  for (let start = 0; start < indices.length; start += INFERENCE_BATCH) {
+    const chunk = indices.slice(start, start + INFERENCE_BATCH);
+    const batch = cache ? undefined : await samples.batch(chunk);
+    const [loss, hits] = tf.tidy(() => {
+      const labels = tf.tensor1d(chunk.map((i) => samples.label(i)), 'int32');
+      const logits = cache
+        ? vitHead(params, vitNeck(params, config, tf.gather(cache.features, chunk.map((i) => cache.row.get(i)!)) as tf.Tensor2D))
+        : // training: false draws nothing from rng, so evaluation never shifts the trajectory.
+          vitForward(params, config, tf.tensor4d(batch!.images, batch!.shape), method.hooks(trainable, config, options, { training: false, rng }));
+      return [tf.mul(crossEntropy(logits, labels), chunk.length), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'))];
+    });
+    lossSum += (await loss!.data())[0]!;
+    correct += (await hits!.data())[0]!;
+    tf.dispose([loss!, hits!]);
+  }
+  return { loss: lossSum / indices.length, accuracy: correct / indices.length };
+}
