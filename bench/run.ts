@@ -99,7 +99,10 @@ class TorchReference {
 
   static async start(): Promise<TorchReference | string> {
     const python = process.env.PEFT_STUDIO_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-    const child = spawn(python, [path.join(ROOT, 'scripts', 'bench_torch.py')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // torch.set_num_threads(1) does not reach a system OpenBLAS (Debian's torch links the generic
+    // BLAS interface), which would otherwise spread matmuls over both cores.
+    const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+    const child = spawn(python, [path.join(ROOT, 'scripts', 'bench_torch.py')], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const spawnError = new Promise<string>((resolve) => child.on('error', (e) => resolve(`cannot run ${python}: ${e.message}`)));
