@@ -241,7 +241,7 @@ function DatasetCard({
               aria-invalid={message ? true : undefined}
               aria-describedby={message ? `${inputId}-error` : undefined}
               maxLength={200}
-              disabled={busy}
+              readOnly={busy}
             />
             <div className="rename-actions">
               <button type="submit" className="button button-small button-primary" disabled={busy}>

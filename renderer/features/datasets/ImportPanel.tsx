@@ -18,6 +18,12 @@ export function ImportPanel({ importer }: { importer: Importer }) {
   const { active } = importer;
   const running = active !== null;
 
+  const cancelButton = useRef<HTMLButtonElement>(null);
+  // The start button disables itself while an import runs: hand keyboard focus to Cancel.
+  useEffect(() => {
+    if (running && document.activeElement === document.body) cancelButton.current?.focus();
+  }, [running]);
+
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setError(null);
@@ -104,7 +110,7 @@ export function ImportPanel({ importer }: { importer: Importer }) {
           <ProgressBar done={active.done} total={active.total} label="Import progress" testId="import-progress" />
           <div className="import-progress-foot">
             <span className="muted import-progress-message">{active.message}</span>
-            <button type="button" className="button button-small" onClick={() => void importer.cancel()} disabled={active.cancelling}>
+            <button ref={cancelButton} type="button" className="button button-small" onClick={() => void importer.cancel()} disabled={active.cancelling}>
               {active.cancelling ? 'Cancelling…' : 'Cancel import'}
             </button>
           </div>
