@@ -132,7 +132,7 @@ describe.each(cases)('$label', ({ method, config: baseConfig, raw }) => {
     // by returning a tokens hook.
     const trainable = initTrainable(m, base, config, options, Rng.fromSeed(3));
     const hooks = m.hooks(trainable, config, options, { training: false, rng: frozenRng });
-    if (hooks.tokens || hooks.encoded || hooks.posEmbed) {
+    if (hooks.tokens || hooks.encoded || hooks.posEmbed || m.perturbsAtInit) {
       tf.dispose(Object.values(trainable));
       return;
     }

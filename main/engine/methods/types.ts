@@ -33,6 +33,12 @@ export interface PeftMethod<O extends object = object> {
    */
   readonly featureCacheable: boolean;
   /**
+   * True when init() deliberately starts away from the pretrained function although no token is
+   * added (SSF's paper init γ ~ N(1, 0.02²)); the shared table then skips its "init is identity"
+   * check for the method.
+   */
+  readonly perturbsAtInit?: boolean;
+  /**
    * The method's own trainable tensors (not the head side, which the framework adds). `config` is
    * the target config (numLabels = the new class count); `base` holds the pretrained weights.
    */
