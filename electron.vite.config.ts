@@ -13,6 +13,7 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'main/index.ts'),
           remote: resolve(__dirname, 'main/remote/start.ts'),
+          worker: resolve(__dirname, 'main/worker/index.ts'),
         },
       },
     },

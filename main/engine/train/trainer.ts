@@ -272,6 +272,9 @@ export class Trainer {
         emit({ type: 'step', step, loss, lr, examplesPerS: spec.batchSize / ((performance.now() - t0) / 1000) });
         if (step % spec.evalEvery === 0) await evaluate();
         if (step % spec.checkpointEvery === 0) await checkpoint();
+        // Yield to the event loop: a step's awaits may all settle as microtasks, which would starve
+        // the IPC 'message' handler that delivers stop.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
 
       const stopped = step < spec.steps;
