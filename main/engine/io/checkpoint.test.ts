@@ -13,7 +13,10 @@ import { readSafetensors, writeSafetensors, type HostTensor } from './safetensor
 
 // Fixtures made by scripts/make_vit_fixtures.py (PyTorch reference outputs, committed).
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/vit/', import.meta.url));
-const CASES = readdirSync(FIXTURES).sort();
+const CASES = readdirSync(FIXTURES, { withFileTypes: true })
+  .filter((e) => e.isDirectory())
+  .map((e) => e.name)
+  .sort();
 const TOLERANCE = 1e-4;
 
 beforeAll(async () => {
