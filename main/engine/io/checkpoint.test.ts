@@ -34,6 +34,11 @@ function toTensor4d(h: HostTensor): tf.Tensor4D {
   return tf.tensor4d(h.data as Float32Array, h.shape as [number, number, number, number]);
 }
 
+it('fixtures cover all four layouts', () => {
+  const layouts = CASES.map((c) => (JSON.parse(readFileSync(path.join(FIXTURES, c, 'config.json'), 'utf8')) as { layout: string }).layout);
+  expect(new Set(layouts)).toEqual(new Set(['hf', 'timm', 'torchvision', 'lucidrains']));
+});
+
 describe.each(CASES)('PyTorch parity: %s', (name) => {
   const dir = path.join(FIXTURES, name);
   let model: LoadedModel;
