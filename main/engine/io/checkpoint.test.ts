@@ -102,6 +102,39 @@ describe('position-embedding resampling', () => {
   });
 });
 
+describe('backbone-only checkpoints (no classifier)', () => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'checkpoint-backbone-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it.each([
+    ['hf_gelu_rgb', ['classifier.weight', 'classifier.bias'], true],
+    ['timm_avg_fcnorm', ['head.weight', 'head.bias'], false],
+  ])('%s without its head loads with 0 classes and the reference features', async (base, headKeys, addPooler) => {
+    const dir = path.join(tmp, base);
+    cpSync(path.join(FIXTURES, base), dir, { recursive: true });
+    const { tensors } = await readSafetensors(path.join(dir, 'model.safetensors'));
+    for (const key of headKeys) tensors.delete(key);
+    if (addPooler) {
+      // HF ViTModel's pooler is known and ignored, not an unexpected key.
+      tensors.set('vit.pooler.dense.weight', { dtype: 'float32', shape: [24, 24], data: new Float32Array(576) });
+      tensors.set('vit.pooler.dense.bias', { dtype: 'float32', shape: [24], data: new Float32Array(24) });
+    }
+    await writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+    const model = await loadModelFolder(dir);
+    expect(model.config.numLabels).toBe(0);
+    expect(model.summary.classes).toEqual([]);
+    const ref = (await readSafetensors(path.join(dir, 'reference.safetensors'))).tensors;
+    const [features, logits] = tf.tidy(() => {
+      const x = toTensor4d(ref.get('pixel_values')!);
+      return [vitFeatures(model.params, model.config, x), vitForward(model.params, model.config, x)];
+    });
+    expect(maxAbsDiff(await features!.data(), ref.get('features')!.data)).toBeLessThanOrEqual(TOLERANCE);
+    expect(logits!.shape).toEqual([3, 0]);
+    tf.dispose([features!, logits!]);
+    disposeModel(model);
+  });
+});
+
 describe('importer errors name what is wrong', () => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'checkpoint-test-'));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -152,6 +152,25 @@ interface Structure {
   depth: number;
   qkvBias: boolean;
   finalNorm: VitFinalNorm;
+  /** False for backbone-only checkpoints (HF ViTModel, timm num_classes=0). */
+  hasHead: boolean;
+}
+
+/** Each layout's classifier module; absent in backbone-only checkpoints. */
+const HEAD_MODULE: Readonly<Record<CheckpointLayout, string>> = {
+  hf: 'classifier',
+  timm: 'head',
+  torchvision: 'heads.head',
+  lucidrains: 'mlp_head.1',
+};
+
+/**
+ * Keys that are known but unused: HF ViTModel's pooler (dense + tanh on the class token) is not
+ * part of ViTForImageClassification's forward, which is what the engine computes.
+ */
+function ignoredKeys(layout: CheckpointLayout): Set<string> {
+  if (layout !== 'hf') return new Set();
+  return new Set(['', 'vit.'].flatMap((v) => [`${v}pooler.dense.weight`, `${v}pooler.dense.bias`]));
 }
 
 function layoutRules(layout: CheckpointLayout, s: Structure, names: ReadonlySet<string>): Rule[] {
@@ -184,7 +203,7 @@ function layoutRules(layout: CheckpointLayout, s: Structure, names: ReadonlySet<
         dense(`blocks.${i}.mlp.fc2`, `${l}.output.dense`);
       }
       if (s.finalNorm !== 'none') norm('norm', `${v}layernorm`);
-      dense('head', 'classifier');
+      if (s.hasHead) dense('head', HEAD_MODULE[layout]);
       break;
     }
     case 'timm': {
@@ -205,7 +224,7 @@ function layoutRules(layout: CheckpointLayout, s: Structure, names: ReadonlySet<
       // timm puts the final norm on the tokens ('norm') or, with average pooling, on the pooled
       // vector ('fc_norm').
       if (s.finalNorm !== 'none') norm('norm', s.finalNorm === 'pooled' ? 'fc_norm' : 'norm');
-      dense('head', 'head');
+      if (s.hasHead) dense('head', HEAD_MODULE[layout]);
       break;
     }
     case 'torchvision': {
@@ -226,7 +245,7 @@ function layoutRules(layout: CheckpointLayout, s: Structure, names: ReadonlySet<
         dense(`blocks.${i}.mlp.fc2`, `${l}.mlp.${legacy ? 'linear_2' : '3'}`);
       }
       norm('norm', 'encoder.ln');
-      dense('head', 'heads.head');
+      if (s.hasHead) dense('head', HEAD_MODULE[layout]);
       break;
     }
     case 'lucidrains': {
@@ -245,7 +264,7 @@ function layoutRules(layout: CheckpointLayout, s: Structure, names: ReadonlySet<
         dense(`blocks.${i}.mlp.fc2`, `${l}.1.fn.net.3`);
       }
       norm('norm', 'mlp_head.0');
-      dense('head', 'mlp_head.1');
+      if (s.hasHead) dense('head', HEAD_MODULE[layout]);
       break;
     }
   }
@@ -342,15 +361,18 @@ export async function loadModelFolder(dir: string): Promise<LoadedModel> {
       throw new CheckpointError(`${configFile}: hidden_size ${cfg.hidden_size} is not divisible by num_attention_heads ${numHeads}; set head_dim`);
     }
 
-    const rules = layoutRules(layout, { depth: cfg.num_hidden_layers, qkvBias, finalNorm }, names);
+    const headWeight = `${HEAD_MODULE[layout]}.weight`;
+    const hasHead = names.has(headWeight);
+    const rules = layoutRules(layout, { depth: cfg.num_hidden_layers, qkvBias, finalNorm, hasHead }, names);
     const used = new Set(rules.flatMap((r) => r.sources));
     const missing = [...used].filter((n) => !names.has(n));
     if (missing.length > 0) throw new CheckpointError(`${weightsFile}: missing ${layout} keys: ${listNames(missing)}`);
-    const unknown = [...names].filter((n) => !used.has(n));
+    const ignored = ignoredKeys(layout);
+    const unknown = [...names].filter((n) => !used.has(n) && !ignored.has(n));
     if (unknown.length > 0) throw new CheckpointError(`${weightsFile}: unexpected ${layout} keys: ${listNames(unknown)}`);
 
-    const headRule = rules.find((r) => r.target === 'head.weight')!;
-    const numLabels = reader.header.tensors.get(headRule.sources[0]!)!.shape[0]!;
+    // A backbone without a classifier gets an empty head (0 classes) for a method to replace.
+    const numLabels = hasHead ? reader.header.tensors.get(headWeight)!.shape[0]! : 0;
     const config: VitConfig = {
       imageSize,
       patchSize,
@@ -391,6 +413,10 @@ export async function loadModelFolder(dir: string): Promise<LoadedModel> {
           );
         }
       }
+      if (!hasHead) {
+        params['head.weight'] = tf.zeros([config.hiddenSize, 0]);
+        params['head.bias'] = tf.zeros([0]);
+      }
     } catch (err) {
       tf.dispose(Object.values(params));
       throw err;
@@ -412,6 +438,8 @@ export async function loadModelFolder(dir: string): Promise<LoadedModel> {
 }
 
 function labels(id2label: Record<string, string> | undefined, numLabels: number, file: string): string[] {
+  // HF writes a placeholder id2label (LABEL_0, LABEL_1) even into backbone-only configs.
+  if (numLabels === 0) return [];
   if (!id2label) return Array.from({ length: numLabels }, (_, i) => String(i));
   const out: string[] = [];
   for (let i = 0; i < numLabels; i++) {
