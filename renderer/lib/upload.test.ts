@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classFolders, isClutter, planChunks } from './upload';
+import { classFolders, isClutter, planChunks, uploadLabel } from './upload';
 
 describe('classFolders', () => {
   it('uses the top folder of each dropped path', () => {
@@ -40,5 +40,13 @@ describe('isClutter', () => {
     expect(isClutter('.DS_Store')).toBe(true);
     expect(isClutter('Thumbs.db')).toBe(true);
     expect(isClutter('cat.jpg')).toBe(false);
+  });
+});
+
+describe('uploadLabel', () => {
+  it('names one dropped folder, or counts loose files', () => {
+    expect(uploadLabel([{ relativePath: 'pets/cats/a.jpg' }, { relativePath: 'pets/b.jpg' }])).toBe('folder pets (2 files)');
+    expect(uploadLabel([{ relativePath: 'a.jpg' }, { relativePath: 'cats/b.jpg' }])).toBe('2 dropped files');
+    expect(uploadLabel([{ relativePath: 'a.jpg' }])).toBe('1 dropped file');
   });
 });

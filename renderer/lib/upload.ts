@@ -3,6 +3,7 @@
  * dropped files are cut into `imports.start` calls that stay within the contract's limits.
  * The DOM part (reading entries and bytes) lives in features/datasets/dropFiles.ts.
  */
+import { plural } from './format';
 
 /** The contract accepts at most this many files per upload call. */
 export const MAX_FILES_PER_CALL = 200;
@@ -53,4 +54,12 @@ export function planChunks(sizes: number[], maxFiles = MAX_FILES_PER_CALL, maxBy
   });
   if (current.length > 0) chunks.push(current);
   return chunks;
+}
+
+/** How the import report names a drop: "folder pets (68 files)" or "3 dropped files". */
+export function uploadLabel(files: { relativePath: string }[]): string {
+  const inFolders = files.length > 0 && files.every((f) => f.relativePath.includes('/'));
+  const tops = new Set(files.map((f) => f.relativePath.split('/')[0]));
+  if (inFolders && tops.size === 1) return `folder ${[...tops][0]} (${plural(files.length, 'file')})`;
+  return plural(files.length, 'dropped file');
 }

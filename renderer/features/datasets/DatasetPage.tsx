@@ -33,7 +33,11 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
         setLoadError(null);
         setRefreshKey((k) => k + 1);
       },
-      (e: unknown) => setLoadError(e),
+      (e: unknown) => {
+        setLoadError(e);
+        // Deleted while open (another window, the CLI): say so rather than show stale counts.
+        if (e instanceof StudioError && e.code === 'not_found') setDetail(null);
+      },
     );
   }, [client, datasetId]);
 

@@ -21,7 +21,9 @@ export function ImportPanel({ importer }: { importer: Importer }) {
   const cancelButton = useRef<HTMLButtonElement>(null);
   // The start button disables itself while an import runs: hand keyboard focus to Cancel.
   useEffect(() => {
-    if (running && document.activeElement === document.body) cancelButton.current?.focus();
+    const focused = document.activeElement;
+    const lost = !focused || focused === document.body || focused.id === 'import-path' || focused.getAttribute('data-testid') === 'import-start';
+    if (running && lost) cancelButton.current?.focus();
   }, [running]);
 
   const submit = async (event: FormEvent) => {

@@ -9,7 +9,6 @@ import type { ImportIssue, ImportReport, JobProgress } from '../../../preload/ap
 import { useStudio, useToast } from '../../app/StudioProvider';
 import { errorMessage } from '../../lib/errors';
 import { classFolders, isClutter, MAX_FILE_BYTES, planChunks } from '../../lib/upload';
-import { plural } from '../../lib/format';
 import { readBase64, type PickedFile } from './dropFiles';
 import { isTerminal, outcomeOf, type ImportOutcome } from './importOutcome';
 
@@ -34,6 +33,8 @@ interface Flow {
 }
 
 const POLL_MS = 2000;
+
+export { uploadLabel } from '../../lib/upload';
 
 export function useImport(datasetId: number, onChanged: () => void) {
   const client = useStudio();
@@ -296,10 +297,3 @@ export function useImport(datasetId: number, onChanged: () => void) {
 
   return { active, outcome, history, startFolder, startUpload, cancel, dismiss: () => setOutcome(null), showReport: setOutcome };
 }
-
-export const uploadLabel = (files: PickedFile[]): string => {
-  const inFolders = files.every((f) => f.relativePath.includes('/'));
-  const tops = new Set(files.map((f) => f.relativePath.split('/')[0]));
-  if (inFolders && tops.size === 1) return `folder ${[...tops][0]} (${plural(files.length, 'file')})`;
-  return plural(files.length, 'dropped file');
-};
