@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type DragEvent } from 'react';
-import type { DatasetDetail, ImageItem } from '../../../preload/api';
+import type { DatasetDetail } from '../../../preload/api';
 import { StudioError } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { useStudio, useToast } from '../../app/StudioProvider';
@@ -8,8 +8,9 @@ import { errorMessage } from '../../lib/errors';
 import { formatInt, percent, plural } from '../../lib/format';
 import { collectDropped, dragHasFiles, takeDropped } from './dropFiles';
 import { ImportPanel } from './ImportPanel';
-import { ImageViewer } from './ImageViewer';
-import { filterClassId, ThumbGrid, type ImageFilter } from './ThumbGrid';
+import { filterClassId, type ImageFilter } from './ThumbGrid';
+import { LabelingPanels } from '../labeling/LabelingPanels';
+import { LabelingWorkspace } from '../labeling/LabelingWorkspace';
 import { uploadLabel, useImport } from './useImport';
 import { useThrottledEvent } from './useThrottledEvent';
 
@@ -20,7 +21,6 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
   const [loadError, setLoadError] = useState<unknown>(null);
   const [refreshKey, setRefreshKey] = useState(0);
   const [filter, setFilter] = useState<ImageFilter>({ kind: 'all' });
-  const [viewing, setViewing] = useState<ImageItem | null>(null);
   const [dragging, setDragging] = useState(false);
   const dragDepth = useRef(0);
 
@@ -79,7 +79,6 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
       : effectiveFilter.kind === 'unlabeled'
         ? detail.unlabeledCount
         : (detail.classes.find((c) => c.id === effectiveFilter.classId)?.imageCount ?? 0);
-  const filterKey = effectiveFilter.kind === 'class' ? `class-${effectiveFilter.classId}` : effectiveFilter.kind;
   const maxClass = Math.max(1, detail.unlabeledCount, ...detail.classes.map((c) => c.imageCount));
 
   const onDragEnter = (event: DragEvent) => {
@@ -169,14 +168,13 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
               </EmptyState>
             </div>
           ) : (
-            <ThumbGrid
-              key={filterKey}
+            <LabelingWorkspace
               datasetId={datasetId}
-              classId={filterClassId(effectiveFilter)}
-              classes={detail.classes}
+              detail={detail}
+              classFilter={filterClassId(effectiveFilter)}
               expectedCount={expected}
               refreshKey={refreshKey}
-              onOpen={setViewing}
+              onChanged={reload}
             />
           )}
         </div>
@@ -220,6 +218,7 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
               </ul>
             )}
           </section>
+          <LabelingPanels datasetId={datasetId} detail={detail} onChanged={reload} />
         </aside>
       </div>
 
@@ -232,7 +231,6 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
         </div>
       ) : null}
 
-      {viewing ? <ImageViewer item={viewing} classes={detail.classes} onClose={() => setViewing(null)} /> : null}
     </section>
   );
 }

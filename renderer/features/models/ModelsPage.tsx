@@ -1,9 +1,9 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import type { ModelSummary } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
-import { useStudio } from '../../app/StudioProvider';
+import { useStudio, useToast } from '../../app/StudioProvider';
 import { EmptyState, Loading } from '../../components/EmptyState';
-import { errorMessage } from '../../lib/errors';
+import { errorMessage, messageFor } from '../../lib/errors';
 import { formatCount, formatDateTime, formatInt } from '../../lib/format';
 
 export function ModelsPage() {
@@ -34,6 +34,7 @@ export function ModelsPage() {
         <h1 id="models-title">Models</h1>
         {models && models.length > 0 ? <span className="page-meta">{models.length === 1 ? '1 model' : `${models.length} models`}</span> : null}
       </header>
+      <ImportModelForm onImported={(model) => setModels((list) => [...(list ?? []).filter((m) => m.id !== model.id), model])} />
       {error ? (
         <div className="callout callout-error" role="alert">
           <span>Could not list models: {error}</span>
@@ -45,7 +46,7 @@ export function ModelsPage() {
         <Loading label="Loading models…" />
       ) : models.length === 0 ? (
         <EmptyState title="No models yet" icon="◈">
-          <p>Base models are imported from a checkpoint folder with the command line, on the studio machine:</p>
+          <p>Import a checkpoint folder with the form above, or from the command line on the studio machine:</p>
           <pre className="code-block">
             <code>npx peft-studio import-model DIR</code>
           </pre>
@@ -106,5 +107,79 @@ export function ModelsPage() {
         </div>
       )}
     </section>
+  );
+}
+
+function ImportModelForm({ onImported }: { onImported(model: ModelSummary): void }) {
+  const client = useStudio();
+  const toast = useToast();
+  const [path, setPath] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const model = await client.api['models.import']({ path: path.trim() });
+      onImported(model);
+      setPath('');
+      toast.info(`Imported model “${model.name}”.`);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const browse = async () => {
+    try {
+      const picked = await client.api['app.pickFolder']({});
+      if (picked) setPath(picked);
+    } catch (e) {
+      toast.error(e, 'Could not open the folder picker');
+    }
+  };
+
+  const message = messageFor(error, 'path');
+  return (
+    <form className="create-form" onSubmit={submit} noValidate>
+      <div className="field">
+        <label htmlFor="model-path">Model folder</label>
+        <div className="field-row">
+          <input
+            id="model-path"
+            data-testid="model-path"
+            className="input"
+            value={path}
+            onChange={(e) => setPath(e.target.value)}
+            placeholder="/path/to/checkpoint-folder"
+            spellCheck={false}
+            autoComplete="off"
+            readOnly={busy}
+            aria-invalid={message ? true : undefined}
+            aria-describedby={message ? 'model-path-error' : 'model-path-hint'}
+          />
+          {client.shell !== 'remote' ? (
+            <button type="button" className="button" onClick={browse} disabled={busy}>
+              Browse…
+            </button>
+          ) : null}
+          <button type="submit" className="button button-primary" data-testid="model-import" disabled={busy || path.trim() === ''}>
+            {busy ? 'Importing…' : 'Import model'}
+          </button>
+        </div>
+        {message ? (
+          <p id="model-path-error" className="field-error" role="alert">
+            {message}
+          </p>
+        ) : (
+          <p id="model-path-hint" className="field-hint">
+            A model checkpoint folder on the studio machine.
+          </p>
+        )}
+      </div>
+    </form>
   );
 }
