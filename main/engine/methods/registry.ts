@@ -3,13 +3,14 @@
 import { full } from './full';
 import { linearProbe } from './linear-probe';
 import { lora } from './lora';
+import { side } from './side';
 import { ssf } from './ssf';
 import type { PeftMethod } from './types';
 import { vpt } from './vpt';
 
 // Each entry keeps its own options type; the registry hands them out type-erased, and callers
 // parse options with parseOptions() before using them.
-const METHODS: readonly PeftMethod<object>[] = [linearProbe, full, lora, vpt, ssf] as unknown as PeftMethod<object>[];
+const METHODS: readonly PeftMethod<object>[] = [linearProbe, full, lora, vpt, ssf, side] as unknown as PeftMethod<object>[];
 
 export function listMethods(): readonly PeftMethod<object>[] {
   return METHODS;

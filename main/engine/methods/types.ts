@@ -20,6 +20,17 @@ export interface HookContext {
 /** What export writes into adapter_config.json besides the tensors. */
 export type AdapterConfig = Record<string, unknown>;
 
+/** Cacheable frozen backbone activations and the trainable forward over them (side-tuning). */
+export interface TapCache<O extends object> {
+  /**
+   * Per-image backbone activations the method reads, each [B, N, D] in a fixed order; no tensor
+   * here depends on a trainable one, so no gradient flows into the backbone. Slice rows to batch.
+   */
+  taps(base: VitParams, config: VitConfig, options: O, images: tf.Tensor4D): tf.Tensor3D[];
+  /** Logits from taps: equal to vitForward(forwardParams(base, trainable), ..., hooks) on their images. */
+  logits(base: VitParams, trainable: NamedTensors, config: VitConfig, options: O, taps: readonly tf.Tensor3D[]): tf.Tensor2D;
+}
+
 export interface PeftMethod<O extends object = object> {
   /** Registry key, kebab-case: `--method NAME`. */
   readonly name: string;
@@ -38,6 +49,12 @@ export interface PeftMethod<O extends object = object> {
    * check for the method.
    */
   readonly perturbsAtInit?: boolean;
+  /**
+   * For methods whose trainable part reads only frozen backbone activations (side-tuning): the
+   * trainer may compute the taps once per image when augmentation is off and train on them. Such
+   * methods leave featureCacheable false, since pooled features alone do not suffice.
+   */
+  readonly tapCache?: TapCache<O>;
   /**
    * The method's own trainable tensors (not the head side, which the framework adds). `config` is
    * the target config (numLabels = the new class count); `base` holds the pretrained weights.

@@ -182,6 +182,20 @@ function attention(
 }
 
 /**
+ * One pre-norm transformer block, `prefix`.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2},
+ * on a sequence x [B, N, D] → [B, N, D], with the config's width, heads and activation. Exported
+ * for side networks (side-tuning), which run narrow blocks of their own.
+ */
+export function vitBlock(params: VitParams, prefix: string, x: tf.Tensor3D, config: VitConfig): tf.Tensor3D {
+  const [batch, tokens, d] = x.shape;
+  const eps = config.layerNormEps;
+  let h = tf.reshape(x, [batch * tokens, d]) as tf.Tensor2D;
+  h = tf.add(h, attention(params, `${prefix}.attn`, layerNorm(params, `${prefix}.norm1`, h, eps), batch, tokens, config));
+  const hidden = activate(linear(params, `${prefix}.mlp.fc1`, layerNorm(params, `${prefix}.norm2`, h, eps)), config.activation);
+  return tf.reshape(tf.add(h, linear(params, `${prefix}.mlp.fc2`, hidden)), [batch, tokens, d]);
+}
+
+/**
  * Token sequence after the blocks and the `encoded` hook, before any final norm: [B, T, D] with
  * T = 1 + (tokens added by hooks) + gh*gw; the patch count is returned for pooling.
  */
