@@ -25,7 +25,7 @@ describe('peft-studio CLI errors: one line on stderr, non-zero exit, no stack', 
     [['eval', '--model', FIXTURE], 2, /^peft-studio eval: --data DIR is required$/],
     [['eval', '--model', FIXTURE, '--data', '/tmp', '--batch', '0'], 2, /--batch must be a positive integer/],
     [['eval', '--frobnicate'], 2, /^peft-studio eval: Unknown option '--frobnicate'/],
-    [['train'], 2, /^peft-studio: unknown command "train" \(commands: eval/],
+    [['frobnicate'], 2, /^peft-studio: unknown command "frobnicate" \(commands: eval/],
   ])('%j', async (argv, code, message) => {
     const r = await cli(...argv);
     expect(r.code).toBe(code);

@@ -1,11 +1,19 @@
 // peft-studio command line: a table of subcommands over the same engine the app uses.
 // Errors print one line on stderr (the stack only with --debug) and exit non-zero.
+import * as tf from '@tensorflow/tfjs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from './engine/backend';
 import { openDataset } from './engine/data/dataset';
 import { evaluate, type Prediction } from './engine/eval';
 import { writeFileAtomic } from './engine/io/atomic';
 import { disposeModel, loadModelFolder } from './engine/io/checkpoint';
+import { parseOptions } from './engine/methods/framework';
+import { getMethod, listMethods } from './engine/methods/registry';
+import { loadLatestCheckpoint } from './engine/train/checkpoint';
+import { openTrainingData } from './engine/train/data';
+import { parseTrainSpec, type TrainSpecInput } from './engine/train/spec';
+import { Trainer, type TrainEvent } from './engine/train/trainer';
 
 export interface CliIO {
   out(text: string): void;
@@ -110,12 +118,209 @@ const evalCommand: Command = {
   },
 };
 
+function number(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got "${value}"`);
+  return n;
+}
+
+/** `--method-opt k=v`: v is read as JSON when it parses (numbers, booleans, arrays), else as text. */
+function methodOptions(pairs: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--method-opt expects key=value, got "${pair}"`);
+    const raw = pair.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      /* plain text, e.g. targets=query,value */
+    }
+    out[pair.slice(0, eq)] = value;
+  }
+  return out;
+}
+
+/** `--augment none | default | flip,crop,jitter` (crop keeps ≥ 60 % of the area, jitter 0.2). */
+function augmentFlag(value: string | undefined): TrainSpecInput['augment'] | null {
+  if (value === undefined || value === 'default') return null;
+  if (value === 'none') return { flip: false, cropScale: null, colorJitter: 0 };
+  const parts = value.split(',').map((p) => p.trim());
+  const unknown = parts.filter((p) => p !== 'flip' && p !== 'crop' && p !== 'jitter');
+  if (unknown.length > 0) throw new UsageError(`--augment takes none, default or a list of flip,crop,jitter (not ${unknown.join(', ')})`);
+  return { flip: parts.includes('flip'), cropScale: parts.includes('crop') ? 0.6 : null, colorJitter: parts.includes('jitter') ? 0.2 : 0 };
+}
+
+function eventLine(e: TrainEvent, total: number): string | undefined {
+  switch (e.type) {
+    case 'start':
+      return (
+        `method    ${e.method}: ${e.trainableParams.toLocaleString('en')} trainable of ${e.totalParams.toLocaleString('en')} params` +
+        `${e.featureCache ? ' (features cached)' : ''}\ndata      ${e.trainSize} train / ${e.valSize} val, ${e.classes.length} classes` +
+        (e.resumedFrom ? `\nresumed   from step ${e.resumedFrom.step} (${e.resumedFrom.dir})` : '')
+      );
+    case 'step': {
+      const every = Math.max(1, Math.floor(total / 20));
+      if (e.step !== 1 && e.step % every !== 0 && e.step !== total) return undefined;
+      return `step ${String(e.step).padStart(String(total).length)}/${total}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${e.examplesPerS.toFixed(1)} ex/s`;
+    }
+    case 'eval':
+      return `eval @${e.step}  val loss ${e.valLoss.toFixed(4)}  val acc ${e.valAccuracy.toFixed(4)}`;
+    case 'checkpoint':
+      return `checkpoint @${e.step}  ${e.path}`;
+    case 'done':
+      return undefined;
+  }
+}
+
+const trainCommand: Command = {
+  summary: 'fine-tune a model folder on a data folder with a PEFT method',
+  usage:
+    'peft-studio train --model DIR --data DIR --method NAME [--method-opt k=v ...] [--steps N] [--batch N] [--lr X] [--seed N] ' +
+    '[--val-fraction F] [--eval-every N] [--checkpoint-every N] [--optimizer adamw|sgd] [--weight-decay X] [--warmup N] ' +
+    '[--label-smoothing X] [--limit-per-class N] [--augment none|default|flip,crop,jitter] [--out DIR] [--resume DIR] [--json] [--debug]',
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string' },
+        data: { type: 'string' },
+        method: { type: 'string' },
+        'method-opt': { type: 'string', multiple: true, default: [] },
+        steps: { type: 'string' },
+        batch: { type: 'string' },
+        lr: { type: 'string' },
+        seed: { type: 'string' },
+        'val-fraction': { type: 'string' },
+        'eval-every': { type: 'string' },
+        'checkpoint-every': { type: 'string' },
+        optimizer: { type: 'string' },
+        'weight-decay': { type: 'string' },
+        warmup: { type: 'string' },
+        'label-smoothing': { type: 'string' },
+        'limit-per-class': { type: 'string' },
+        augment: { type: 'string' },
+        out: { type: 'string' },
+        resume: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        debug: { type: 'boolean', default: false },
+      },
+    });
+    if (!values.model) throw new UsageError('--model DIR is required');
+    if (!values.data) throw new UsageError('--data DIR is required');
+    if (!values.method && !values.resume) throw new UsageError(`--method NAME is required (${listMethods().map((m) => m.name).join(', ')})`);
+    const opts = methodOptions(values['method-opt']);
+    const augment = augmentFlag(values.augment);
+    const flags: Partial<TrainSpecInput> = {
+      method: values.method,
+      methodOptions: values['method-opt'].length > 0 ? opts : undefined,
+      steps: positiveInt(values.steps, '--steps'),
+      batchSize: positiveInt(values.batch, '--batch'),
+      lr: number(values.lr, '--lr'),
+      seed: number(values.seed, '--seed'),
+      valFraction: number(values['val-fraction'], '--val-fraction'),
+      evalEvery: positiveInt(values['eval-every'], '--eval-every'),
+      checkpointEvery: positiveInt(values['checkpoint-every'], '--checkpoint-every'),
+      optimizer: values.optimizer as TrainSpecInput['optimizer'],
+      weightDecay: number(values['weight-decay'], '--weight-decay'),
+      warmupSteps: number(values.warmup, '--warmup'),
+      labelSmoothing: number(values['label-smoothing'], '--label-smoothing'),
+      limitPerClass: positiveInt(values['limit-per-class'], '--limit-per-class'),
+      augment: augment ?? undefined,
+    };
+    const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+    // A resumed run takes its settings from the checkpoint; flags given again must agree (the
+    // trainer refuses a changed setting rather than silently start another trajectory).
+    let saved: Partial<TrainSpecInput> = {};
+    if (values.resume) {
+      const ck = await loadLatestCheckpoint(values.resume);
+      tf.dispose([...Object.values(ck.state.trainable), ...Object.values(ck.state.optimizer.slots).flatMap((s) => Object.values(s))]);
+      saved = ck.spec;
+    }
+    const spec = parseTrainSpec({ ...saved, ...given });
+    // Options are checked before any tensor work so a typo fails fast.
+    parseOptions(getMethod(spec.method), spec.methodOptions);
+    const outDir =
+      values.out ??
+      (values.resume
+        ? path.basename(values.resume).startsWith('step-')
+          ? path.dirname(path.dirname(values.resume))
+          : values.resume
+        : path.join('runs', `${spec.method}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+
+    const backend = await initBackend();
+    const model = await loadModelFolder(values.model);
+    let trainer: Trainer | undefined;
+    const onSigint = () => trainer?.stop();
+    try {
+      const dataset = await openTrainingData(values.data);
+      trainer = new Trainer({
+        model,
+        dataset,
+        spec,
+        outDir,
+        resume: values.resume,
+        onEvent: (e) => {
+          if (values.json) io.out(JSON.stringify(e) + '\n');
+          else {
+            const line = eventLine(e, spec.steps);
+            if (line) io.out(line + '\n');
+          }
+        },
+      });
+      // Ctrl-C checkpoints and ends the run; --resume continues it.
+      process.once('SIGINT', onSigint);
+      const s = await trainer.run();
+      if (values.json) {
+        io.out(
+          JSON.stringify({
+            type: 'summary',
+            method: s.method,
+            trainable_params: s.trainableParams,
+            total_params: s.totalParams,
+            val_accuracy: s.valAccuracy,
+            val_loss: s.valLoss,
+            steps: s.steps,
+            wall_s: s.wallS,
+            stopped: s.stopped,
+            train_size: s.trainSize,
+            val_size: s.valSize,
+            adapter_dir: s.adapterDir,
+            model_dir: s.modelDir,
+            last_checkpoint: s.lastCheckpoint,
+            backend: backend.name,
+          }) + '\n',
+        );
+      } else {
+        io.out(
+          [
+            `${s.stopped ? 'stopped' : 'done'}      ${s.steps} steps in ${s.wallS.toFixed(1)} s on ${backend.name}` +
+              (s.valAccuracy === null ? '' : `, val acc ${fmt(s.valAccuracy)}`),
+            ...(s.adapterDir ? [`adapter   ${s.adapterDir}`] : []),
+            ...(s.modelDir ? [`model     ${s.modelDir}  (peft-studio eval --model ${s.modelDir} --data DIR)`] : []),
+            ...(s.stopped && s.lastCheckpoint ? [`resume    peft-studio train --model ${values.model} --data ${values.data} --resume ${outDir}`] : []),
+          ].join('\n') + '\n',
+        );
+      }
+      return 0;
+    } finally {
+      process.off('SIGINT', onSigint);
+      disposeModel(model);
+    }
+  },
+};
+
 /**
  * Subcommands. Commands that need the store (import-model, train, ...) are added here and build
  * their services themselves; the engine-only ones stay usable without an app data folder.
  */
 const COMMANDS: Readonly<Record<string, Command>> = {
   eval: evalCommand,
+  train: trainCommand,
 };
 
 function help(): string {
