@@ -27,6 +27,7 @@ async function start() {
 
   const studio = createStudio({
     dataDir: defaultDataDir(),
+    worker: { modulePath: join(__dirname, 'worker.js'), execArgv: [] },
     shell: 'electron',
     version: app.getVersion(),
     pickFolder: async () => {

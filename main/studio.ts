@@ -6,12 +6,16 @@ import { createDispatch, createHandlers } from './services/api';
 import { createDatasetService } from './services/datasets';
 import { createEventBus } from './services/events';
 import { createImportService } from './services/imports';
+import { createLabelingService } from './services/labeling';
 import { createMediaStore } from './services/media';
+import { createRunService, type WorkerEntry } from './services/runs';
 
 export interface StudioOptions {
   dataDir: string;
   shell: AppInfo['shell'];
   version: string;
+  /** The training process entry (built worker.js, or the TypeScript source under tests). */
+  worker: WorkerEntry;
   /** A native folder picker; only the Electron shell has one. */
   pickFolder?: () => Promise<string | null>;
 }
@@ -36,6 +40,8 @@ export function createStudio(options: StudioOptions) {
     events,
     datasets: createDatasetService(store, media),
     imports: createImportService(store, media, events),
+    labeling: createLabelingService(store),
+    runs: createRunService(store, media, events, options.dataDir, options.worker),
     info: async (): Promise<AppInfo> => ({
       version: options.version,
       shell: options.shell,
@@ -44,6 +50,7 @@ export function createStudio(options: StudioOptions) {
     }),
     pickFolder: async () => (options.pickFolder ? options.pickFolder() : null),
     async close() {
+      studio.runs.killAll();
       studio.imports.cancelAll();
       await studio.imports.idle();
       store.close();

@@ -90,6 +90,28 @@ export const inputSchemas = {
   'splits.set': z.object({ datasetId: id, imageIds, split }).strict(),
   'captions.set': z.object({ imageId: id, text: z.string().max(10_000) }).strict(),
   'datasets.export': z.object({ datasetId: id, path: absolutePath }).strict(),
+  'methods.list': z.object({}).strict(),
+  'runs.create': z
+    .object({
+      name: name.optional(),
+      datasetId: id,
+      modelId: id,
+      method: z.string().min(1).max(100),
+      methodOptions: z.record(z.string(), z.unknown()).default({}),
+      steps: z.number().int().min(1).max(1_000_000).default(300),
+      batchSize: z.number().int().min(1).max(4_096).default(32),
+      lr: z.number().positive().max(10).default(1e-3),
+      seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+      valFraction: z.number().min(0).lt(1).default(0.1),
+      evalEvery: z.number().int().min(1).default(50),
+      checkpointEvery: z.number().int().min(1).default(100),
+    })
+    .strict(),
+  'runs.list': z.object({}).strict(),
+  'runs.get': z.object({ id }).strict(),
+  'runs.metrics': z.object({ id, name: z.string().min(1).max(100), afterStep: z.number().int().min(-1).default(-1) }).strict(),
+  'runs.stop': z.object({ id }).strict(),
+  'runs.resume': z.object({ id }).strict(),
   'imports.start': z.object({ datasetId: id, source: importSource }).strict(),
   'imports.get': z.object({ id }).strict(),
   'imports.list': z.object({ datasetId: id }).strict(),
@@ -213,6 +235,63 @@ export interface DatasetExport {
   manifest: string;
 }
 
+export interface MethodOption {
+  key: string;
+  description: string;
+  default: unknown;
+}
+
+export interface MethodInfo {
+  name: string;
+  description: string;
+  options: MethodOption[];
+}
+
+export type RunStatus = 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'interrupted' | 'stopped';
+
+export interface RunSummary {
+  id: number;
+  name: string;
+  method: string;
+  status: RunStatus;
+  datasetId: number | null;
+  modelId: number | null;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  step: number;
+  totalSteps: number;
+  lastLoss: number | null;
+  lastValAccuracy: number | null;
+  bestValAccuracy: number | null;
+  trainableParams: number | null;
+  totalParams: number | null;
+  backend: string | null;
+}
+
+export interface MetricSummary {
+  name: string;
+  context: string;
+  last: number | null;
+  min: number | null;
+  max: number | null;
+  lastStep: number;
+  count: number;
+}
+
+export interface RunDetail extends RunSummary {
+  config: unknown;
+  info: Record<string, unknown>;
+  metrics: MetricSummary[];
+}
+
+export interface MetricPointOut {
+  step: number;
+  value: number | null;
+  time: number;
+}
+
 export interface ApiOutputs {
   'app.info': AppInfo;
   'app.pickFolder': string | null;
@@ -234,6 +313,13 @@ export interface ApiOutputs {
   'splits.set': Record<Split | 'none', number>;
   'captions.set': { imageId: number; caption: string | null };
   'datasets.export': DatasetExport;
+  'methods.list': MethodInfo[];
+  'runs.create': RunSummary;
+  'runs.list': RunSummary[];
+  'runs.get': RunDetail;
+  'runs.metrics': MetricPointOut[];
+  'runs.stop': RunSummary;
+  'runs.resume': RunSummary;
   'imports.start': ImportStarted;
   'imports.get': ImportReport;
   'imports.list': ImportReport[];
@@ -261,10 +347,11 @@ export interface JobProgress {
 export interface StudioEvents {
   'job.progress': JobProgress;
   'datasets.changed': { datasetId: number };
+  'run.progress': RunSummary;
 }
 
 export type EventName = keyof StudioEvents;
-export const eventNames: EventName[] = ['job.progress', 'datasets.changed'];
+export const eventNames: EventName[] = ['job.progress', 'datasets.changed', 'run.progress'];
 
 // ---------- errors and the wire format ----------
 

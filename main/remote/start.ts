@@ -9,6 +9,7 @@ declare const __APP_VERSION__: string | undefined;
 async function main() {
   const studio = createStudio({
     dataDir: defaultDataDir(),
+    worker: { modulePath: join(__dirname, 'worker.js'), execArgv: [] },
     shell: 'remote',
     version: typeof __APP_VERSION__ === 'string' ? __APP_VERSION__ : 'dev',
   });

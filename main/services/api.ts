@@ -1,6 +1,7 @@
 import { inputSchemas, type ApiOutputs, type Channel, type Envelope, type ParsedInput } from '../../preload/api';
 import { toErrorBody } from './errors';
 import { exportDataset } from './export';
+import { listMethodInfo } from './methods';
 import { importModel } from './models';
 import type { Studio } from '../studio';
 
@@ -8,7 +9,7 @@ type Handlers = { [C in Channel]: (input: ParsedInput<C>) => ApiOutputs[C] | Pro
 
 /** Every channel of the contract, bound to the services. Shell-neutral: both shells dispatch here. */
 export function createHandlers(studio: Studio): Handlers {
-  const { datasets, imports, labeling, store } = studio;
+  const { datasets, imports, labeling, runs, store } = studio;
   return {
     'app.info': () => studio.info(),
     'app.pickFolder': () => studio.pickFolder(),
@@ -31,6 +32,13 @@ export function createHandlers(studio: Studio): Handlers {
     'splits.set': ({ datasetId, imageIds, split }) => labeling.setSplit(datasetId, imageIds, split),
     'captions.set': ({ imageId, text }) => labeling.setCaption(imageId, text),
     'datasets.export': ({ datasetId, path }) => exportDataset(store, studio.media, datasetId, path),
+    'methods.list': () => listMethodInfo(),
+    'runs.create': (input) => runs.create(input),
+    'runs.list': () => runs.list(),
+    'runs.get': ({ id }) => runs.get(id),
+    'runs.metrics': ({ id, name, afterStep }) => runs.metrics(id, name, afterStep),
+    'runs.stop': ({ id }) => runs.stop(id),
+    'runs.resume': ({ id }) => runs.resume(id),
     'imports.start': ({ datasetId, source }) => imports.start(datasetId, source),
     'imports.get': ({ id }) => imports.get(id),
     'imports.list': ({ datasetId }) => imports.list(datasetId),

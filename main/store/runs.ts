@@ -1,6 +1,6 @@
+import type { MetricSummary, RunStatus } from '../../preload/api';
 import type { Db } from './db';
 
-export type RunStatus = 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'interrupted' | 'stopped';
 
 export interface RunRow {
   id: number;
@@ -9,6 +9,8 @@ export interface RunRow {
   modelId: number | null;
   method: string;
   config: unknown;
+  /** What the worker reported: backend, parameter counts, final summary. */
+  info: Record<string, unknown>;
   status: RunStatus;
   error: string | null;
   createdAt: string;
@@ -24,15 +26,6 @@ export interface MetricPoint {
   time: number;
 }
 
-export interface MetricSummary {
-  name: string;
-  context: string;
-  last: number | null;
-  min: number | null;
-  max: number | null;
-  lastStep: number;
-  count: number;
-}
 
 interface RawRun {
   id: number;
@@ -41,6 +34,7 @@ interface RawRun {
   model_id: number | null;
   method: string;
   config_json: string;
+  info_json: string;
   status: RunStatus;
   error: string | null;
   created_at: string;
@@ -55,6 +49,7 @@ const toRun = (r: RawRun): RunRow => ({
   modelId: r.model_id,
   method: r.method,
   config: JSON.parse(r.config_json),
+  info: JSON.parse(r.info_json) as Record<string, unknown>,
   status: r.status,
   error: r.error,
   createdAt: r.created_at,
@@ -80,6 +75,8 @@ export function createRunsRepo(db: Db) {
       started_at = CASE WHEN ? = 'running' THEN COALESCE(started_at, ${NOW}) ELSE started_at END,
       finished_at = CASE WHEN ? IN ('done', 'failed', 'stopped', 'interrupted') THEN ${NOW} ELSE NULL END
     WHERE id = ?`);
+  const setConfig = db.prepare<[string, number]>('UPDATE runs SET config_json = ? WHERE id = ?');
+  const mergeInfo = db.prepare<[string, number]>('UPDATE runs SET info_json = json_patch(info_json, ?) WHERE id = ?');
   const interruptRunning = db.prepare(
     `UPDATE runs SET status = 'interrupted', error = 'The studio stopped while this run was training; resume it from its last checkpoint.', finished_at = ${NOW} WHERE status IN ('running', 'queued')`,
   );
@@ -129,6 +126,9 @@ export function createRunsRepo(db: Db) {
     list: (): RunRow[] => list.all().map(toRun),
     setStatus: (id: number, status: RunStatus, error: string | null = null): void =>
       void setStatus.run(status, error, status, status, id),
+    setConfig: (id: number, config: unknown): void => void setConfig.run(JSON.stringify(config), id),
+    /** Merges fields into the run's info (JSON merge patch). */
+    mergeInfo: (id: number, info: Record<string, unknown>): void => void mergeInfo.run(JSON.stringify(info), id),
     /** At start-up no worker is alive: runs left running belong to a studio that died. */
     interruptRunning: (): number => interruptRunning.run().changes,
     appendMetrics: (runId: number, points: readonly MetricPoint[]): void => appendMetrics(runId, points),

@@ -1,6 +1,7 @@
 // Opens a training data folder with the loaders of data/: an IDX folder (its train pair) or an
 // ImageFolder whose sub-folder names become the new head's classes.
 import { findIdxPairs, readIdxDataset, readImageFolder, type ImageDataset } from '../data/dataset';
+import { manifestDataset, readManifest } from '../data/manifest';
 
 /**
  * data/openDataset() picks the t10k pair of an IDX folder for evaluation; training wants the
@@ -8,6 +9,8 @@ import { findIdxPairs, readIdxDataset, readImageFolder, type ImageDataset } from
  * folder names (sorted), whatever the base model was trained on.
  */
 export async function openTrainingData(dir: string): Promise<ImageDataset> {
+  // The studio hands its runs a manifest of its own content-addressed images and their labels.
+  if (dir.endsWith('.json')) return manifestDataset(await readManifest(dir));
   const pairs = await findIdxPairs(dir).catch(() => new Map<string, { images: string; labels: string }>());
   if (pairs.size > 0) {
     const pair = pairs.get('train') ?? [...pairs.entries()].find(([name]) => name !== 't10k' && name !== 'test')?.[1] ?? [...pairs.values()][0]!;

@@ -1,0 +1,98 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../../preload/api';
+import { writeDigitFolder } from '../../test/digits';
+import { tempStudio } from '../../test/studio';
+import { importModel } from './models';
+
+// A tiny greyscale ViT (8×8 input) from the parity fixtures: digits are resized to it.
+const TINY_MODEL = join(__dirname, '../../test/fixtures/vit/hf_gelutanh_nobias_grey');
+
+describe('run service', () => {
+  let current: ReturnType<typeof tempStudio> | undefined;
+  afterEach(async () => {
+    await current?.studio.close();
+    current = undefined;
+  });
+
+  async function setup() {
+    current = tempStudio();
+    const { studio } = current;
+    const folder = mkdtempSync(join(tmpdir(), 'studio-run-data-'));
+    await writeDigitFolder(folder, { '0': 10, '1': 10 });
+    const datasetId = studio.datasets.create('zeros and ones').id;
+    await studio.imports.start(datasetId, { kind: 'folder', path: folder });
+    await studio.imports.idle();
+    const model = await importModel(studio.store, TINY_MODEL);
+    const until = (predicate: (run: RunSummary) => boolean) =>
+      new Promise<RunSummary>((resolve) => {
+        const stop = studio.events.subscribe((event, payload) => {
+          if (event === 'run.progress' && predicate(payload as RunSummary)) {
+            stop();
+            resolve(payload as RunSummary);
+          }
+        });
+      });
+    return { studio, datasetId, modelId: model.id, until };
+  }
+
+  const spec = { methodOptions: {}, batchSize: 4, lr: 1e-2, seed: 3, valFraction: 0.2, evalEvery: 4, checkpointEvery: 4 };
+
+  it('trains in a child process and stores every metric point, checkpoints and the summary', async () => {
+    const { studio, datasetId, modelId } = await setup();
+    const created = await studio.runs.create({ datasetId, modelId, method: 'lora', steps: 8, ...spec });
+    expect(created.status).toBe('queued');
+    await studio.runs.idle();
+    const run = studio.runs.get(created.id);
+    expect(run).toMatchObject({ status: 'done', step: 8, totalSteps: 8, backend: expect.any(String) });
+    expect(run.trainableParams).toBeGreaterThan(0);
+    expect(run.trainableParams).toBeLessThan(run.totalParams!);
+    expect(studio.runs.metrics(created.id, 'loss', -1).map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(studio.runs.metrics(created.id, 'val_accuracy', -1).map((p) => p.step)).toEqual([4, 8]);
+    expect(studio.store.runs.latestCheckpoint(created.id)?.step).toBe(8);
+  });
+
+  it('stop keeps the run resumable; resume continues from the checkpoint to the end without duplicate points', async () => {
+    const { studio, datasetId, modelId, until } = await setup();
+    const created = await studio.runs.create({ datasetId, modelId, method: 'lora', steps: 24, ...spec });
+    await until((r) => r.id === created.id && r.step >= 5);
+    studio.runs.stop(created.id);
+    await studio.runs.idle();
+    const stopped = studio.runs.get(created.id);
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.step).toBeLessThan(24);
+
+    studio.runs.resume(created.id);
+    await studio.runs.idle();
+    const finished = studio.runs.get(created.id);
+    expect(finished.status).toBe('done');
+    const steps = studio.runs.metrics(created.id, 'loss', -1).map((p) => p.step);
+    expect(steps).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+  });
+
+  it('a killed training process leaves the run failed (never running) and resumable', async () => {
+    const { studio, datasetId, modelId, until } = await setup();
+    const created = await studio.runs.create({ datasetId, modelId, method: 'lora', steps: 20, ...spec });
+    await until((r) => r.id === created.id && r.step >= 6);
+    const pid = (studio.runs.get(created.id).info as { pid?: number }).pid;
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid!, 'SIGKILL');
+    await studio.runs.idle();
+    expect(studio.runs.get(created.id)).toMatchObject({ status: 'failed', error: expect.stringMatching(/SIGKILL/) });
+
+    // Resuming replays from the last checkpoint: steps after it are logged again, not twice.
+    studio.runs.resume(created.id);
+    await studio.runs.idle();
+    expect(studio.runs.get(created.id).status).toBe('done');
+    expect(studio.runs.metrics(created.id, 'loss', -1).map((p) => p.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it('refuses a dataset with fewer than two labelled classes', async () => {
+    const { studio, modelId } = await setup();
+    const empty = studio.datasets.create('empty').id;
+    await expect(studio.runs.create({ datasetId: empty, modelId, method: 'lora', steps: 2, ...spec })).rejects.toThrow(/two classes/);
+    await expect(studio.runs.create({ datasetId: empty, modelId, method: 'nope', steps: 2, ...spec })).rejects.toThrow(/unknown method/);
+  });
+});
