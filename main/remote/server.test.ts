@@ -105,7 +105,7 @@ describe('remote shell server', () => {
     const { datasetId } = { datasetId: studio.datasets.create('m').id };
     await studio.imports.start(datasetId, { kind: 'upload', files: [{ name: 'a.png', folder: '', base64: png.toString('base64') }] });
     await studio.imports.idle();
-    const [item] = studio.datasets.images(datasetId, 0, 1, undefined).items;
+    const [item] = studio.datasets.images(datasetId, {}, 0, 1).items;
     const original = await get(port, `/media/image/${item.hash}`, auth);
     expect(original.status).toBe(200);
     expect(original.headers['content-type']).toBe('image/png');
