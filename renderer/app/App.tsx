@@ -59,6 +59,8 @@ export function App() {
                   href={routeHash({ name: s.section })}
                   aria-current={section === s.section ? 'page' : undefined}
                   aria-keyshortcuts={`G ${s.sequence[1].toUpperCase()} Alt+${s.altDigit}`}
+                  aria-label={s.label}
+                  title={`${s.label} (g ${s.sequence[1]} or Alt+${s.altDigit})`}
                 >
                   <span className="nav-icon" aria-hidden="true">{ICONS[s.section]}</span>
                   <span className="nav-label">{s.label}</span>
