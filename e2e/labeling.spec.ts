@@ -1,0 +1,260 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from '@playwright/test';
+import { digitPng, writeDigitFolder } from '../test/digits';
+import { expect, test, type RunningStudio } from './studio';
+
+const tempDir = (tag: string) => mkdtempSync(join(tmpdir(), `studio-e2e-label-${tag}-`));
+
+/** Writes unlabeled digits at the folder's top level: `${prefix}-${i}.png`. */
+async function writeLoose(folder: string, prefix: string, digit: number, count: number, from = 0) {
+  mkdirSync(folder, { recursive: true });
+  for (let i = 0; i < count; i++) writeFileSync(join(folder, `${prefix}-${i}.png`), await digitPng(digit, from + i));
+}
+
+async function createDataset(page: Page, name: string) {
+  await page.getByLabel('Dataset name').fill(name);
+  await page.getByRole('button', { name: 'Create dataset' }).click();
+  await expect(page.getByRole('heading', { name, exact: true })).toBeVisible();
+}
+
+async function openStudioWithDataset(page: Page, studio: RunningStudio, name: string) {
+  await page.goto(studio.url);
+  await expect(page.getByText('remote shell')).toBeVisible();
+  await createDataset(page, name);
+}
+
+async function importFolder(page: Page, folder: string) {
+  await page.getByTestId('import-path').fill(folder);
+  await page.getByTestId('import-start').click();
+  await expect(page.getByTestId('import-report')).toHaveAttribute('data-status', 'done');
+}
+
+async function createClass(page: Page, name: string, hotkey: string) {
+  await page.getByTestId('class-new-name').fill(name);
+  await page.getByTestId('class-create').click();
+  await expect(page.getByTestId(`class-hotkey-${name}`)).toHaveText(hotkey);
+}
+
+const tile = (page: Page, index: number) => page.locator(`[data-testid="thumb-tile"][data-index="${index}"]`);
+
+test('label 20 images with hotkeys in the focus view, which jumps to the next unlabeled image', async ({ studio, page }) => {
+  const folder = tempDir('focus');
+  await writeLoose(folder, 'zero', 0, 10);
+  await writeLoose(folder, 'one', 1, 10);
+  await openStudioWithDataset(page, studio, 'Focus');
+  await importFolder(page, folder);
+  await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('20');
+
+  await createClass(page, 'zero', '1');
+  await createClass(page, 'one', '2');
+
+  await tile(page, 0).dblclick();
+  const focus = page.getByTestId('focus-view');
+  await expect(focus).toBeVisible();
+  const fileName = page.getByTestId('focus-file-name');
+  await expect(page.getByTestId('focus-remaining')).toHaveText('20');
+
+  // Zoom keys change the zoom, and 0 puts it back.
+  await page.keyboard.press('+');
+  await expect(page.getByTestId('focus-zoom')).toHaveText('125%');
+  await page.keyboard.press('0');
+  await expect(page.getByTestId('focus-zoom')).toHaveText('100%');
+
+  for (let i = 0; i < 20; i++) {
+    await expect(fileName).toHaveText(/\.png$/);
+    const name = (await fileName.textContent())!;
+    await page.keyboard.press(name.startsWith('zero') ? '1' : '2');
+    if (i < 19) await expect(fileName).not.toHaveText(name);
+  }
+  await expect(page.getByTestId('focus-done')).toBeVisible();
+  await expect(page.getByTestId('focus-remaining')).toHaveText('0');
+  await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('0');
+  await expect(page.getByTestId('class-count-zero')).toHaveText('10');
+  await expect(page.getByTestId('class-count-one')).toHaveText('10');
+
+  // ← goes back; the view shows that image's label.
+  await page.keyboard.press('ArrowLeft');
+  await expect(page.getByTestId('focus-class')).toHaveText(/zero|one/);
+
+  // A caption, saved with Ctrl+Enter.
+  await page.getByTestId('focus-caption').fill('a handwritten digit');
+  await page.getByTestId('focus-caption').press('Control+Enter');
+  await expect(page.getByTestId('caption-status')).toHaveText('saved');
+  await page.getByTestId('focus-caption').press('Escape');
+
+  await page.keyboard.press('Escape');
+  await expect(focus).toBeHidden();
+  await expect(page.locator('[data-testid="thumb-tile"][data-class="zero"]')).toHaveCount(10);
+});
+
+test('bulk-label a shift-click range and a rubber band in the grid', async ({ studio, page }) => {
+  const folder = tempDir('range');
+  await writeLoose(folder, 'seven', 7, 12);
+  await openStudioWithDataset(page, studio, 'Range');
+  await importFolder(page, folder);
+  await createClass(page, 'seven', '1');
+  await createClass(page, 'other', '2');
+
+  await tile(page, 2).click();
+  await expect(page.getByTestId('selection-count')).toHaveText('1');
+  await tile(page, 7).click({ modifiers: ['Shift'] });
+  await expect(page.getByTestId('selection-count')).toHaveText('6');
+  await page.keyboard.press('1');
+  await expect(page.getByTestId('class-count-seven')).toHaveText('6');
+  await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('6');
+  for (let i = 2; i <= 7; i++) await expect(tile(page, i)).toHaveAttribute('data-class', 'seven');
+  await expect(tile(page, 1)).toHaveAttribute('data-class', '');
+  await expect(tile(page, 8)).toHaveAttribute('data-class', '');
+
+  // Ctrl-click adds single tiles; 0 unlabels the selection.
+  await tile(page, 3).click();
+  await tile(page, 5).click({ modifiers: ['Control'] });
+  await expect(page.getByTestId('selection-count')).toHaveText('2');
+  await page.keyboard.press('0');
+  await expect(page.getByTestId('class-count-seven')).toHaveText('4');
+  await expect(tile(page, 5)).toHaveAttribute('data-class', '');
+
+  // A rubber band from tile 8 to tile 11 selects every tile its rectangle touches.
+  const a = (await tile(page, 8).boundingBox())!;
+  const b = (await tile(page, 11).boundingBox())!;
+  const rect = {
+    left: Math.min(a.x, b.x) + 10,
+    right: Math.max(a.x, b.x) + 10,
+    top: Math.min(a.y, b.y) + 10,
+    bottom: Math.max(a.y, b.y) + 10,
+  };
+  let expected = 0;
+  for (let i = 0; i < 12; i++) {
+    const box = (await tile(page, i).boundingBox())!;
+    if (box.x <= rect.right && box.x + box.width >= rect.left && box.y <= rect.bottom && box.y + box.height >= rect.top) expected++;
+  }
+  await page.mouse.move(a.x + 10, a.y + 10);
+  await page.mouse.down();
+  await page.mouse.move(b.x + 10, b.y + 10, { steps: 8 });
+  await expect(page.getByTestId('rubber-band')).toBeVisible();
+  await page.mouse.up();
+  await expect(page.getByTestId('selection-count')).toHaveText(String(expected));
+  await page.keyboard.press('2');
+  await expect(page.getByTestId('class-count-other')).toHaveText(String(expected));
+});
+
+test('undo and redo put labels back and bring them again', async ({ studio, page }) => {
+  const folder = tempDir('undo');
+  await writeLoose(folder, 'four', 4, 8);
+  await openStudioWithDataset(page, studio, 'Undo');
+  await importFolder(page, folder);
+  await createClass(page, 'four', '1');
+
+  await tile(page, 0).click();
+  await page.keyboard.press('Control+a');
+  await expect(page.getByTestId('selection-count')).toHaveText('8');
+  await page.keyboard.press('1');
+  await expect(page.getByTestId('class-count-four')).toHaveText('8');
+  await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('0');
+
+  await page.keyboard.press('Control+z');
+  await expect(page.getByTestId('class-count-four')).toHaveText('0');
+  await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('8');
+  await expect(tile(page, 0)).toHaveAttribute('data-class', '');
+
+  await page.keyboard.press('Control+Shift+z');
+  await expect(page.getByTestId('class-count-four')).toHaveText('8');
+  await expect(tile(page, 0)).toHaveAttribute('data-class', 'four');
+
+  await page.getByTestId('undo-button').click();
+  await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('8');
+  await page.keyboard.press('Control+y');
+  await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('0');
+  await expect(page.getByTestId('class-count-four')).toHaveText('8');
+});
+
+test('filter to unlabeled images, by file name and by split', async ({ studio, page }) => {
+  const folder = tempDir('filter');
+  await writeDigitFolder(folder, { '3': 5 });
+  await writeLoose(folder, 'loose', 9, 4);
+  await openStudioWithDataset(page, studio, 'Filter');
+  await importFolder(page, folder);
+  await expect(page.getByTestId('thumb-tile')).toHaveCount(9);
+
+  await page.getByRole('button', { name: /^Unlabeled/ }).click();
+  await expect(page.getByTestId('filter-total')).toHaveText('4');
+  await expect(page.getByTestId('thumb-tile')).toHaveCount(4);
+  for (const t of await page.getByTestId('thumb-tile').all()) await expect(t).toHaveAttribute('data-class', '');
+
+  await page.getByTestId('filter-search').fill('loose-2');
+  await expect(page.getByTestId('thumb-tile')).toHaveCount(1);
+  await expect(page.getByTestId('thumb-tile')).toHaveAttribute('data-file-name', 'loose-2.png');
+
+  await page.getByRole('button', { name: /^All/ }).click();
+  await page.getByTestId('filter-search').fill('');
+  await page.getByTestId('filter-split').selectOption('train');
+  await expect(page.getByTestId('filter-total')).toHaveText('0');
+  await page.getByTestId('filter-split').selectOption('none');
+  await expect(page.getByTestId('filter-total')).toHaveText('9');
+});
+
+test('make a stratified split and move images between splits by hand', async ({ studio, page }) => {
+  const folder = tempDir('split');
+  await writeDigitFolder(folder, { '0': 10, '1': 20 });
+  await openStudioWithDataset(page, studio, 'Split');
+  await importFolder(page, folder);
+  await expect(page.getByTestId('split-count-none')).toHaveText('30');
+
+  await page.getByTestId('split-train').fill('60');
+  await page.getByTestId('split-val').fill('20');
+  await page.getByTestId('split-test').fill('20');
+  await page.getByTestId('split-seed').fill('7');
+  await page.getByTestId('split-make').click();
+  await expect(page.getByTestId('split-count-train')).toHaveText('18');
+  await expect(page.getByTestId('split-count-val')).toHaveText('6');
+  await expect(page.getByTestId('split-count-test')).toHaveText('6');
+  await expect(page.getByTestId('split-count-none')).toHaveText('0');
+  const perClass = { '0': [6, 2, 2], '1': [12, 4, 4] };
+  for (const [name, [train, val, test]] of Object.entries(perClass)) {
+    await expect(page.getByTestId(`split-class-count-${name}-train`)).toHaveText(String(train));
+    await expect(page.getByTestId(`split-class-count-${name}-val`)).toHaveText(String(val));
+    await expect(page.getByTestId(`split-class-count-${name}-test`)).toHaveText(String(test));
+  }
+
+  // Manual override: one training image goes to val.
+  await page.getByTestId('filter-split').selectOption('train');
+  await expect(page.getByTestId('filter-total')).toHaveText('18');
+  await tile(page, 0).click();
+  await page.getByTestId('selection-split').selectOption('val');
+  await expect(page.getByTestId('split-count-train')).toHaveText('17');
+  await expect(page.getByTestId('split-count-val')).toHaveText('7');
+});
+
+test('export, then import the export into a new dataset with identical labels', async ({ studio, page }) => {
+  const folder = tempDir('export');
+  await writeDigitFolder(folder, { '2': 4, '5': 3 });
+  await writeLoose(folder, 'loose', 6, 2);
+  await openStudioWithDataset(page, studio, 'Original');
+  await importFolder(page, folder);
+
+  // Label one of the loose images as "2" so the export carries a label made here.
+  await page.getByRole('button', { name: /^Unlabeled/ }).click();
+  await expect(page.getByTestId('thumb-tile')).toHaveCount(2);
+  await expect(page.getByTestId('class-hotkey-2')).toHaveText('1');
+  await tile(page, 0).click();
+  await page.keyboard.press('1');
+  await expect(page.getByTestId('class-count-2')).toHaveText('5');
+  await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('1');
+
+  const out = join(tempDir('out'), 'export');
+  await page.getByTestId('export-path').fill(out);
+  await page.getByTestId('export-start').click();
+  await expect(page.getByTestId('export-count')).toHaveText('9');
+  await expect(page.getByTestId('export-result-path')).toHaveText(out);
+
+  await page.getByRole('link', { name: 'Datasets' }).first().click();
+  await createDataset(page, 'Copy');
+  await importFolder(page, out);
+  await expect(page.getByTestId('import-added')).toHaveText('9');
+  await expect(page.getByTestId('dataset-image-count')).toHaveText('9');
+  await expect(page.getByTestId('class-count-2')).toHaveText('5');
+  await expect(page.getByTestId('class-count-5')).toHaveText('3');
+  await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('1');
+});
