@@ -32,6 +32,10 @@ export const trainSpecSchema = z
     limitPerClass: z.number().int().positive().optional().describe('use only the first N samples of each class'),
     evalEvery: z.number().int().positive().default(50),
     checkpointEvery: z.number().int().positive().default(100),
+    cacheFeatures: z
+      .boolean()
+      .default(true)
+      .describe('compute a frozen backbone once per image when the method allows it and augmentation is off'),
     augment: augmentSchema.optional().describe('default: flip + crop + jitter for RGB, none for greyscale or feature-cached methods'),
   })
   .strict();

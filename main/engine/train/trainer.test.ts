@@ -7,7 +7,7 @@ import { initBackend } from '../backend';
 import { loadModelFolder, disposeModel, type LoadedModel } from '../io/checkpoint';
 import { readSafetensors } from '../io/safetensors';
 import { forwardParams, parseOptions, targetConfig } from '../methods/framework';
-import { getMethod } from '../methods/registry';
+import { getMethod, listMethods } from '../methods/registry';
 import { randomVitParams, TINY_VIT } from '../methods/tiny-vit';
 import { vitForward, vitParamShapes, type VitConfig } from '../models/vit';
 import { loadCheckpoint, loadLatestCheckpoint } from './checkpoint';
@@ -208,6 +208,30 @@ describe('trainer', () => {
     expect(events.at(-1)).toEqual({ type: 'done', summary });
     expect(summary.valAccuracy).toBeGreaterThanOrEqual(0.5);
   });
+
+  it.each(listMethods().filter((m) => m.featureCacheable || m.tapCache).map((m) => m.name))(
+    '%s: training on cached backbone outputs follows the uncached trajectory',
+    async (name) => {
+      const s = spec({ method: name, steps: 4, augment: { flip: false, cropScale: null, colorJitter: 0 }, evalEvery: 4, checkpointEvery: 100 });
+      const run = async (cacheFeatures: boolean) => {
+        const losses: number[] = [];
+        const summary = await new Trainer({
+          model,
+          dataset,
+          spec: { ...s, cacheFeatures },
+          outDir: path.join(dir, `cache-${name}-${cacheFeatures}`),
+          onEvent: (e) => void (e.type === 'step' && losses.push(e.loss)),
+        }).run();
+        return { losses, summary };
+      };
+      const cachedRun = await run(true);
+      const direct = await run(false);
+      expect(cachedRun.summary.featureCache).toBe(true);
+      expect(direct.summary.featureCache).toBe(false);
+      close(cachedRun.losses, direct.losses, 1e-4);
+      expect(Math.abs(cachedRun.summary.valLoss! - direct.summary.valLoss!)).toBeLessThan(1e-4);
+    },
+  );
 
   it('resuming in a fresh trainer reproduces the uninterrupted losses exactly (LoRA, dropout, augmentation)', async () => {
     const s = spec({ methodOptions: { r: 2, dropout: 0.2, targets: 'qkv,fc1' }, augment: { flip: true, cropScale: 0.5, colorJitter: 0.3 } });

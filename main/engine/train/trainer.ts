@@ -107,10 +107,47 @@ class Samples {
   }
 }
 
-/** Pooled backbone features of a frozen, deterministic backbone, one row per sample. */
+/**
+ * Activations of a frozen, deterministic backbone computed once per image: the pooled features
+ * (featureCacheable methods) or the method's taps (tapCache), first axis = sample.
+ */
 interface FeatureCache {
-  features: tf.Tensor2D;
+  tensors: tf.Tensor[];
   row: Map<number, number>;
+}
+
+/** How a cached method turns frozen activations into logits, and how they are computed. */
+interface CachedForward {
+  extract(images: tf.Tensor4D): tf.Tensor[];
+  logits(trainable: NamedTensors, rows: tf.Tensor[]): tf.Tensor2D;
+}
+
+function cachedForward(method: PeftMethod<object>, options: object, base: NamedTensors, config: VitConfig): CachedForward | undefined {
+  if (method.featureCacheable) {
+    return {
+      extract: (images) => [vitPooled(base, config, images)],
+      logits: (trainable, rows) => {
+        const params = forwardParams(base, trainable);
+        return vitHead(params, vitNeck(params, config, rows[0] as tf.Tensor2D));
+      },
+    };
+  }
+  const taps = method.tapCache;
+  if (taps) {
+    return {
+      extract: (images) => taps.taps(base, config, options, images),
+      logits: (trainable, rows) => taps.logits(base, trainable, config, options, rows as tf.Tensor3D[]),
+    };
+  }
+  return undefined;
+}
+
+function gatherRows(cache: FeatureCache, indices: readonly number[]): tf.Tensor[] {
+  const rows = tf.tensor1d(
+    indices.map((i) => cache.row.get(i)!),
+    'int32',
+  );
+  return cache.tensors.map((t) => tf.gather(t, rows));
 }
 
 export class Trainer {
@@ -135,7 +172,8 @@ export class Trainer {
     const input = inputSpec(model);
     // A feature-cacheable method defaults to no augmentation: the cache is its whole speed-up.
     const aug: AugmentConfig = spec.augment ?? (method.featureCacheable ? NO_AUGMENT : defaultAugment(config.numChannels));
-    const useCache = method.featureCacheable && isIdentity(aug);
+    const cached = spec.cacheFeatures && isIdentity(aug) ? cachedForward(method, options, base, config) : undefined;
+    const useCache = cached !== undefined;
 
     const all = Array.from({ length: dataset.length }, (_, i) => i);
     const pool = spec.limitPerClass ? limitPerClass(all.map((i) => dataset.label(i)), spec.limitPerClass) : all;
@@ -197,9 +235,9 @@ export class Trainer {
     const latest: { val: { loss: number; accuracy: number } | null; evalStep: number } = { val: null, evalStep: -1 };
 
     try {
-      if (useCache) {
-        trainCache = await extractFeatures(samples, base, config, train);
-        if (val.length > 0) valCache = await extractFeatures(samples, base, config, val);
+      if (cached) {
+        trainCache = await extractFeatures(samples, cached, train);
+        if (val.length > 0) valCache = await extractFeatures(samples, cached, val);
       }
       emit({ type: 'start', method: method.name, trainableParams, totalParams, trainSize: train.length, valSize: val.length, classes, featureCache: useCache, resumedFrom });
 
@@ -216,7 +254,7 @@ export class Trainer {
       };
       const evaluate = async () => {
         if (val.length === 0 || latest.evalStep === step) return;
-        const result = await evaluateSplit(samples, method, options, base, trainable, config, val, valCache, rng);
+        const result = await evaluateSplit(samples, method, options, base, trainable, config, val, valCache && cached ? { cache: valCache, forward: cached } : undefined, rng);
         latest.val = result;
         latest.evalStep = step;
         emit({ type: 'eval', step, valLoss: result.loss, valAccuracy: result.accuracy });
@@ -238,13 +276,12 @@ export class Trainer {
         const result = tf.tidy(() => {
           const y = tf.tensor1d(labels, 'int32');
           const xs = batch ? tf.tensor4d(batch.images, batch.shape) : undefined;
-          const rows = trainCache ? tf.gather(trainCache.features, indices.map((i) => trainCache!.row.get(i)!)) : undefined;
+          const rows = trainCache ? gatherRows(trainCache, indices) : undefined;
           const lossOf = (...ts: tf.Tensor[]) => {
             const t = Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
-            const params = forwardParams(base, t);
             const logits = rows
-              ? vitHead(params, vitNeck(params, config, rows as tf.Tensor2D))
-              : vitForward(params, config, xs!, method.hooks(t, config, options, { training: true, rng }));
+              ? cached!.logits(t, rows)
+              : vitForward(forwardParams(base, t), config, xs!, method.hooks(t, config, options, { training: true, rng }));
             const task = crossEntropy(logits, y, spec.labelSmoothing);
             return method.penalty ? tf.add(task, method.penalty(t, config, options)) : task;
           };
@@ -317,8 +354,8 @@ export class Trainer {
     } finally {
       tf.dispose(Object.values(trainable));
       disposeOptimizerState(opt);
-      if (trainCache) trainCache.features.dispose();
-      if (valCache) valCache.features.dispose();
+      if (trainCache) tf.dispose(trainCache.tensors);
+      if (valCache) tf.dispose(valCache.tensors);
     }
   }
 }
@@ -331,17 +368,17 @@ function specMismatch(saved: TrainSpec, current: TrainSpec): string | undefined 
   return `it was made with different settings: ${differ.map((k) => `${k} ${JSON.stringify(saved[k])} (now ${JSON.stringify(current[k])})`).join(', ')}`;
 }
 
-async function extractFeatures(samples: Samples, base: NamedTensors, config: VitConfig, indices: readonly number[]): Promise<FeatureCache> {
-  const parts: tf.Tensor2D[] = [];
+async function extractFeatures(samples: Samples, forward: CachedForward, indices: readonly number[]): Promise<FeatureCache> {
+  const parts: tf.Tensor[][] = [];
   try {
     for (let start = 0; start < indices.length; start += INFERENCE_BATCH) {
       const batch = await samples.batch(indices.slice(start, start + INFERENCE_BATCH));
-      parts.push(tf.tidy(() => vitPooled(base, config, tf.tensor4d(batch.images, batch.shape))));
+      parts.push(tf.tidy(() => forward.extract(tf.tensor4d(batch.images, batch.shape))));
     }
-    const features = tf.concat(parts, 0);
-    return { features, row: new Map(indices.map((i, k) => [i, k])) };
+    const tensors = parts[0]!.map((_, k) => tf.concat(parts.map((p) => p[k]!), 0));
+    return { tensors, row: new Map(indices.map((i, k) => [i, k])) };
   } finally {
-    tf.dispose(parts);
+    tf.dispose(parts.flat());
   }
 }
 
@@ -353,7 +390,7 @@ async function evaluateSplit(
   trainable: NamedTensors,
   config: VitConfig,
   indices: readonly number[],
-  cache: FeatureCache | undefined,
+  cached: { cache: FeatureCache; forward: CachedForward } | undefined,
   rng: Rng,
 ): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
@@ -361,11 +398,11 @@ async function evaluateSplit(
   const params = forwardParams(base, trainable);
   for (let start = 0; start < indices.length; start += INFERENCE_BATCH) {
     const chunk = indices.slice(start, start + INFERENCE_BATCH);
-    const batch = cache ? undefined : await samples.batch(chunk);
+    const batch = cached ? undefined : await samples.batch(chunk);
     const [loss, hits] = tf.tidy(() => {
       const labels = tf.tensor1d(chunk.map((i) => samples.label(i)), 'int32');
-      const logits = cache
-        ? vitHead(params, vitNeck(params, config, tf.gather(cache.features, chunk.map((i) => cache.row.get(i)!)) as tf.Tensor2D))
+      const logits = cached
+        ? cached.forward.logits(trainable, gatherRows(cached.cache, chunk))
         : // training: false draws nothing from rng, so evaluation never shifts the trajectory.
           vitForward(params, config, tf.tensor4d(batch!.images, batch!.shape), method.hooks(trainable, config, options, { training: false, rng }));
       return [tf.mul(crossEntropy(logits, labels), chunk.length), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'))];
