@@ -15,6 +15,18 @@ export interface HookContext {
   training: boolean;
   /** Source of per-step seeds for train-only noise; untouched when training is false. */
   rng: Rng;
+  /** Set when the batch is a crop from sampleCrop() (patch-based training): where it was cut. */
+  crop?: CropWindow;
+}
+
+/** A square window of whole patches in the patch grid of the full (possibly resized) image. */
+export interface CropWindow {
+  /** Side, in patches, of the full image's grid the window lies in. */
+  grid: number;
+  top: number;
+  left: number;
+  /** Side of the window in patches. */
+  size: number;
 }
 
 /** What export writes into adapter_config.json besides the tensors. */
@@ -55,6 +67,11 @@ export interface PeftMethod<O extends object = object> {
    * methods leave featureCacheable false, since pooled features alone do not suffice.
    */
   readonly tapCache?: TapCache<O>;
+  /**
+   * Patch-based training (SINE): turns a batch of full images into one crop window, seeded by rng;
+   * the trainer passes the window as HookContext.crop to hooks() on that step.
+   */
+  sampleCrop?(images: tf.Tensor4D, config: VitConfig, options: O, rng: Rng): { images: tf.Tensor4D; crop: CropWindow };
   /**
    * The method's own trainable tensors (not the head side, which the framework adds). `config` is
    * the target config (numLabels = the new class count); `base` holds the pretrained weights.
