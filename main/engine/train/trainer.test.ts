@@ -261,6 +261,12 @@ describe('trainer', () => {
     await expect(
       new Trainer({ model, dataset, spec: { ...s, lr: 0.02 }, outDir: path.join(dir, 'b'), resume: path.join(dir, 'b', 'checkpoints', 'step-00000004') }).run(),
     ).rejects.toThrow(/lr 0.01 \(now 0.02\)/);
+    // So is a base model the checkpoint's tensors do not fit.
+    const other = tinyModel({ ...TINY_VIT, mlpSize: 12 });
+    await expect(
+      new Trainer({ model: other, dataset, spec: s, outDir: path.join(dir, 'b2'), resume: path.join(dir, 'b') }).run(),
+    ).rejects.toThrow(/"blocks.0.mlp.fc1.lora_B" is \[2, 16\] but this model needs \[2, 12\]/);
+    disposeModel(other);
   });
 
   it('a corrupt checkpoint is never loaded: the newest valid one is used instead', async () => {

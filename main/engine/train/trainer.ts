@@ -7,7 +7,7 @@ import type { ImageDataset } from '../data/dataset';
 import type { InputSpec } from '../data/decode';
 import { inputSpec } from '../eval';
 import type { LoadedModel } from '../io/checkpoint';
-import { forwardParams, initTrainable, mergedParams, parseOptions, targetConfig, trainableParamCount } from '../methods/framework';
+import { forwardParams, initTrainable, mergedParams, parseOptions, targetConfig, trainableParamCount, trainableShapes } from '../methods/framework';
 import { getMethod } from '../methods/registry';
 import type { NamedTensors, PeftMethod } from '../methods/types';
 import { vitForward, vitHead, vitNeck, vitParamShapes, vitPooled, type VitConfig } from '../models/vit';
@@ -196,7 +196,10 @@ export class Trainer {
     };
     if (this.opts.resume) {
       const ck = await loadLatestCheckpoint(this.opts.resume);
-      const problem = specMismatch(ck.spec, spec) ?? (ck.classes.join('\n') !== classes.join('\n') ? 'the data set classes differ' : undefined);
+      const problem =
+        specMismatch(ck.spec, spec) ??
+        (ck.classes.join('\n') !== classes.join('\n') ? 'the data set classes differ' : undefined) ??
+        shapeMismatch(ck.state.trainable, trainableShapes(method, config, options));
       if (problem) {
         tf.dispose([...Object.values(ck.state.trainable), ...Object.values(ck.state.optimizer.slots).flatMap((s) => Object.values(s))]);
         throw new Error(`cannot resume from ${ck.dir}: ${problem}`);
@@ -366,6 +369,17 @@ function specMismatch(saved: TrainSpec, current: TrainSpec): string | undefined 
   const differ = [...keys].filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(current[k]));
   if (differ.length === 0) return undefined;
   return `it was made with different settings: ${differ.map((k) => `${k} ${JSON.stringify(saved[k])} (now ${JSON.stringify(current[k])})`).join(', ')}`;
+}
+
+/** Why checkpointed tensors do not fit the method's trainable shapes (another base model?). */
+function shapeMismatch(tensors: NamedTensors, expected: Map<string, number[]>): string | undefined {
+  for (const [name, shape] of expected) {
+    const t = tensors[name];
+    if (!t) return `it has no "${name}"`;
+    if (t.shape.join(',') !== shape.join(',')) return `"${name}" is [${t.shape.join(', ')}] but this model needs [${shape.join(', ')}]`;
+  }
+  const extra = Object.keys(tensors).find((n) => !expected.has(n));
+  return extra === undefined ? undefined : `it has an unexpected "${extra}"`;
 }
 
 async function extractFeatures(samples: Samples, forward: CachedForward, indices: readonly number[]): Promise<FeatureCache> {
