@@ -9,6 +9,7 @@ import type { ImportIssue, ImportReport, JobProgress } from '../../../preload/ap
 import { useStudio, useToast } from '../../app/StudioProvider';
 import { errorMessage } from '../../lib/errors';
 import { classFolders, isClutter, MAX_FILE_BYTES, planChunks } from '../../lib/upload';
+import { formatInt } from '../../lib/format';
 import { readBase64, type PickedFile } from './dropFiles';
 import { isTerminal, outcomeOf, type ImportOutcome } from './importOutcome';
 
@@ -33,6 +34,7 @@ interface Flow {
 }
 
 const POLL_MS = 2000;
+const always = () => true;
 
 export { uploadLabel } from '../../lib/upload';
 
@@ -239,7 +241,7 @@ export function useImport(datasetId: number, onChanged: () => void) {
       let failure: string | null = null;
       try {
         for (const [index, chunk] of chunks.entries()) {
-          if (f.cancelled || !isAlive()) break;
+          if (f.cancelled) break;
           f.jobId = null;
           const range = `${f.base + 1}–${f.base + chunk.length} of ${files.length}`;
           setActive((a) => a && { ...a, jobId: null, message: `Reading files ${range}` });
@@ -253,14 +255,15 @@ export function useImport(datasetId: number, onChanged: () => void) {
               }
             }),
           );
-          if (f.cancelled || !isAlive()) break;
+          if (f.cancelled) break;
           if (payload.length > 0) {
             setActive((a) => a && { ...a, message: `Sending files ${range}${chunks.length > 1 ? ` (part ${index + 1} of ${chunks.length})` : ''}` });
             const started = await client.api['imports.start']({ datasetId, source: { kind: 'upload', files: payload } });
             f.jobId = started.jobId;
             setActive((a) => a && { ...a, jobId: started.jobId });
             if (f.cancelled) await client.api['jobs.cancel']({ jobId: started.jobId }).catch(() => {});
-            const report = await waitFor(started.importId, started.jobId, isAlive);
+            // An upload finishes even if the user leaves the page: only this page holds its files.
+            const report = await waitFor(started.importId, started.jobId, always);
             if (!report) return;
             reports.push(report);
             if (report.status !== 'done') break;
@@ -273,10 +276,11 @@ export function useImport(datasetId: number, onChanged: () => void) {
       } catch (e) {
         failure = errorMessage(e);
       }
-      if (!isAlive()) return;
       const result = outcomeOf(label, reports, localIssues, failure);
       if (f.cancelled && result.status === 'done') result.status = 'cancelled';
-      finish(result);
+      if (isAlive()) finish(result);
+      else if (result.status === 'failed') toast.error(result.error ?? 'failed', `Import of ${label}`);
+      else toast.info(`Import of ${label} ${result.status === 'done' ? 'finished' : result.status}: ${formatInt(result.added)} added, ${formatInt(result.skipped)} skipped.`);
     },
     [client, datasetId, finish, isAlive, showProgress, toast, waitFor],
   );
