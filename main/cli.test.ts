@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeMnistFolder } from '../scripts/make-mnist-folder';
 import { sharedPath } from '../test/shared';
 import { runCli } from './cli';
+import { openStore } from './store';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'cli-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -93,5 +94,30 @@ describe.skipIf(!vitMnist)('acceptance: vit-mnist on the first 1000 digits of np
     expect(lines[0]!.label).toBe('0');
     expect(lines[0]!.logits).toHaveLength(10);
     expect(lines.filter((l) => l.label === l.pred).length / 1000).toBe(result.accuracy);
+  });
+});
+
+describe('peft-studio import-model', () => {
+  it("registers a model folder in the studio's store, and refuses a broken one in one line", async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'peft-cli-home-'));
+    const previous = process.env.PEFT_STUDIO_HOME;
+    process.env.PEFT_STUDIO_HOME = home;
+    try {
+      const fixture = path.join(__dirname, '../test/fixtures/vit/timm_avg_fcnorm');
+      const ok = await cli('import-model', fixture, '--json');
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.out)).toMatchObject({ layout: 'timm', path: fixture });
+      const store = openStore(path.join(home, 'studio.db'));
+      expect(store.models.list().map((m) => m.path)).toEqual([fixture]);
+      store.close();
+
+      const broken = await cli('import-model', home);
+      expect(broken.code).toBe(1);
+      expect(broken.err.trim().split('\n')).toHaveLength(1);
+      expect(broken.err).toMatch(/^peft-studio import-model: .*config\.json/);
+    } finally {
+      if (previous === undefined) delete process.env.PEFT_STUDIO_HOME;
+      else process.env.PEFT_STUDIO_HOME = previous;
+    }
   });
 });

@@ -1,6 +1,7 @@
 // peft-studio command line: a table of subcommands over the same engine the app uses.
 // Errors print one line on stderr (the stack only with --debug) and exit non-zero.
 import * as tf from '@tensorflow/tfjs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from './engine/backend';
@@ -14,6 +15,9 @@ import { loadLatestCheckpoint } from './engine/train/checkpoint';
 import { openTrainingData } from './engine/train/data';
 import { parseTrainSpec, type TrainSpecInput } from './engine/train/spec';
 import { Trainer, type TrainEvent } from './engine/train/trainer';
+import { importModel } from './services/models';
+import { defaultDataDir } from './services/paths';
+import { openStore } from './store';
 
 export interface CliIO {
   out(text: string): void;
@@ -314,13 +318,45 @@ const trainCommand: Command = {
   },
 };
 
+const importModelCommand: Command = {
+  summary: "register a model folder in the studio's store (PEFT_STUDIO_HOME or the per-user data folder)",
+  usage: 'peft-studio import-model DIR [--json] [--debug]',
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: { json: { type: 'boolean', default: false }, debug: { type: 'boolean', default: false } },
+    });
+    if (positionals.length !== 1) throw new UsageError('give exactly one model folder');
+    // The store is opened only here: engine-only commands work without a data folder.
+    const dataDir = defaultDataDir();
+    await mkdir(dataDir, { recursive: true });
+    const store = openStore(path.join(dataDir, 'studio.db'));
+    try {
+      await initBackend();
+      const model = await importModel(store, positionals[0]!);
+      io.out(
+        values.json
+          ? JSON.stringify(model) + '\n'
+          : `imported  ${model.name} (${model.layout} layout, ${model.paramCount.toLocaleString('en')} params, ` +
+              `${model.imageSize}×${model.imageSize}×${model.numChannels}, ${model.classes.length} classes) into ${dataDir}\n`,
+      );
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};
+
 /**
- * Subcommands. Commands that need the store (import-model, train, ...) are added here and build
- * their services themselves; the engine-only ones stay usable without an app data folder.
+ * Subcommands. Commands that need the store (import-model) open it themselves; the engine-only
+ * ones stay usable without an app data folder.
  */
 const COMMANDS: Readonly<Record<string, Command>> = {
   eval: evalCommand,
   train: trainCommand,
+  'import-model': importModelCommand,
 };
 
 function help(): string {

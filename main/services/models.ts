@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { ModelSummary } from '../../preload/api';
+import { CheckpointError, disposeModel, loadModelFolder } from '../engine/io/checkpoint';
 import type { Store } from '../store';
 import { ServiceError } from './errors';
 
@@ -10,8 +11,6 @@ import { ServiceError } from './errors';
  */
 export async function importModel(store: Store, dir: string): Promise<ModelSummary> {
   const folder = resolve(dir);
-  // The engine (and tfjs) loads only when a model is imported, not at studio start-up.
-  const { loadModelFolder, disposeModel, CheckpointError } = await import('../engine/io/checkpoint');
   let loaded;
   try {
     loaded = await loadModelFolder(folder);
