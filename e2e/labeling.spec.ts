@@ -258,3 +258,61 @@ test('export, then import the export into a new dataset with identical labels', 
   await expect(page.getByTestId('class-count-5')).toHaveText('3');
   await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('1');
 });
+
+test('a label the studio refuses is taken back, with a toast saying why', async ({ studio, page }) => {
+  const folder = tempDir('refuse');
+  await writeLoose(folder, 'eight', 8, 3);
+  await openStudioWithDataset(page, studio, 'Refuse');
+  await importFolder(page, folder);
+  await createClass(page, 'eight', '1');
+
+  await page.route('**/api/labels.set', (route) => route.fulfill({ json: { ok: false, error: { code: 'io', message: 'the disk is full' } } }));
+  await tile(page, 0).click();
+  await page.keyboard.press('1');
+  await expect(page.getByText(/the disk is full/)).toBeVisible();
+  await expect(tile(page, 0)).toHaveAttribute('data-class', '');
+  await expect(page.getByTestId('class-count-eight')).toHaveText('0');
+
+  await page.unroute('**/api/labels.set');
+  await tile(page, 0).click();
+  await page.keyboard.press('1');
+  await expect(tile(page, 0)).toHaveAttribute('data-class', 'eight');
+  await expect(page.getByTestId('class-count-eight')).toHaveText('1');
+});
+
+test('rename, recolour, merge and delete classes', async ({ studio, page }) => {
+  const folder = tempDir('classes');
+  await writeDigitFolder(folder, { '1': 3, '2': 2, '3': 1, '4': 2 });
+  await openStudioWithDataset(page, studio, 'Classes');
+  await importFolder(page, folder);
+  await expect(page.getByTestId('class-hotkey-4')).toHaveText('4');
+
+  await page.getByTestId('class-rename-1').click();
+  await page.getByTestId('class-rename-input').fill('one');
+  await page.getByTestId('class-rename-input').press('Enter');
+  await expect(page.getByTestId('class-count-one')).toHaveText('3');
+  await expect(page.getByTestId('class-hotkey-one')).toHaveText('1');
+
+  await page.getByTestId('class-color-2').fill('#ff0000');
+  await expect(page.getByTestId('class-color-2')).toHaveValue('#ff0000');
+
+  await page.getByTestId('class-merge-3').click();
+  await page.getByTestId('merge-target').selectOption({ label: '2 (2)' });
+  await page.getByRole('button', { name: 'Merge', exact: true }).click();
+  await expect(page.getByTestId('class-count-2')).toHaveText('3');
+  await expect(page.getByTestId('class-count-3')).toHaveCount(0);
+
+  await page.getByTestId('class-delete-4').click();
+  await page.getByTestId('delete-images').check();
+  await page.getByRole('button', { name: /Delete class and 2 images/ }).click();
+  await expect(page.getByTestId('dataset-image-count')).toHaveText('6');
+
+  await page.getByTestId('class-delete-one').click();
+  await page.getByRole('button', { name: 'Delete class', exact: true }).click();
+  await expect(page.getByTestId('dataset-unlabeled-count')).toHaveText('3');
+  await expect(page.getByTestId('dataset-image-count')).toHaveText('6');
+
+  // The colour was saved by the studio, not only shown.
+  await page.reload();
+  await expect(page.getByTestId('class-color-2')).toHaveValue('#ff0000');
+});

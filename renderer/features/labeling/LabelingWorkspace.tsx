@@ -41,7 +41,13 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
   const [selected, setSelected] = useState<ReadonlySet<number>>(() => new Set());
   const [anchor, setAnchor] = useState(-1);
   const [active, setActive] = useState(-1);
-  const [overrides, setOverrides] = useState<ReadonlyMap<number, number | null>>(() => new Map());
+  const [overrides, setOverridesState] = useState<ReadonlyMap<number, number | null>>(() => new Map());
+  // Mirrored in a ref so a failed call can read what it replaced, synchronously.
+  const overridesRef = useRef(overrides);
+  const setOverrides = useCallback((update: (map: ReadonlyMap<number, number | null>) => ReadonlyMap<number, number | null>) => {
+    overridesRef.current = update(overridesRef.current);
+    setOverridesState(overridesRef.current);
+  }, []);
   const [focus, setFocus] = useState<{ startId: number; filter: Filter } | null>(null);
   const [history, setHistory] = useState({ canUndo: true, canRedo: true });
   const [historyKey, setHistoryKey] = useState(0);
@@ -78,12 +84,10 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
   }
   // Labels pointing at a class that was merged away or deleted give way to what the studio says.
   const classKey = detail.classes.map((c) => c.id).join(',');
-  const [shownClasses, setShownClasses] = useState(classKey);
-  if (shownClasses !== classKey) {
-    setShownClasses(classKey);
-    const live = new Set(detail.classes.map((c) => c.id));
-    setOverrides((map) => new Map([...map].filter(([, c]) => c === null || live.has(c))));
-  }
+  const shownOverrides = useMemo(() => {
+    const live = new Set(classKey.split(',').filter(Boolean).map(Number));
+    return new Map([...overrides].filter(([, c]) => c === null || live.has(c)));
+  }, [overrides, classKey]);
 
   useEffect(() => {
     let live = true;
@@ -160,9 +164,9 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
   const label = useCallback(
     async (imageIds: number[], classId: number | null): Promise<boolean> => {
       if (imageIds.length === 0) return true;
-      let previous = new Map<number, number | null | undefined>();
+      const before = overridesRef.current;
+      const previous = new Map(imageIds.map((id) => [id, before.has(id) ? before.get(id) : undefined]));
       setOverrides((map) => {
-        previous = new Map(imageIds.map((id) => [id, map.has(id) ? map.get(id) : undefined]));
         const next = new Map(map);
         imageIds.forEach((id) => next.set(id, classId));
         return next;
@@ -175,9 +179,9 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
       } catch (e) {
         setOverrides((map) => {
           const next = new Map(map);
-          for (const [id, before] of previous) {
-            if (before === undefined) next.delete(id);
-            else next.set(id, before);
+          for (const [id, was] of previous) {
+            if (was === undefined) next.delete(id);
+            else next.set(id, was);
           }
           return next;
         });
@@ -185,7 +189,7 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
         return false;
       }
     },
-    [client, datasetId, onChanged, toast],
+    [client, datasetId, onChanged, setOverrides, toast],
   );
 
   const undo = useCallback(
@@ -205,7 +209,7 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
         toast.error(e, redo ? 'Redo failed' : 'Undo failed');
       }
     },
-    [client, datasetId, onChanged, toast],
+    [client, datasetId, onChanged, setOverrides, toast],
   );
 
   const setSplitOf = useCallback(
@@ -405,7 +409,7 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
           expectedCount={narrowed ? 0 : expectedCount}
           refreshKey={refreshKey}
           selected={selected}
-          overrides={overrides}
+          overrides={shownOverrides}
           active={active}
           onActiveChange={setActive}
           onTileClick={onTileClick}
@@ -420,7 +424,7 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
             startId={focus.startId}
             classes={detail.classes}
             hotkeys={hotkeys}
-            overrides={overrides}
+            overrides={shownOverrides}
             imageCount={detail.imageCount}
             refreshKey={refreshKey}
             historyKey={historyKey}
