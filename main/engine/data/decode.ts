@@ -24,7 +24,8 @@ export interface RawPixels {
  * Python preprocessing gives.
  */
 export async function decodeImage(input: string | Buffer, spec: InputSpec): Promise<Float32Array> {
-  const image = sharp(input, { failOn: 'error' }).removeAlpha().toColourspace('srgb');
+  // rotate(): EXIF-rotated photos train upright, as the studio shows them.
+  const image = sharp(input, { failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb');
   return toModelInput(await resizeAndRead(image, spec), spec);
 }
 
