@@ -22,4 +22,15 @@ describe('routes', () => {
     expect(parseHash(routeHash({ name: 'models' }))).toEqual({ name: 'models' });
     expect(sectionOf({ name: 'dataset', id: 3 })).toBe('datasets');
   });
+
+  it('parses the runs views', () => {
+    expect(parseHash('#/runs/new')).toEqual({ name: 'runs', view: { kind: 'new' } });
+    expect(parseHash('#/runs/7')).toEqual({ name: 'runs', view: { kind: 'run', id: 7 } });
+    expect(parseHash('#/runs/compare/3,7')).toEqual({ name: 'runs', view: { kind: 'compare', ids: [3, 7] } });
+    expect(parseHash('#/runs/compare/3').name).toBe('not-found');
+    expect(parseHash('#/runs/0').name).toBe('not-found');
+    expect(routeHash({ name: 'runs', view: { kind: 'compare', ids: [2, 5, 9] } })).toBe('#/runs/compare/2,5,9');
+    expect(routeHash({ name: 'runs', view: { kind: 'run', id: 4 } })).toBe('#/runs/4');
+    expect(sectionOf({ name: 'runs', view: { kind: 'new' } })).toBe('runs');
+  });
 });

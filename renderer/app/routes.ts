@@ -1,10 +1,16 @@
-/** Hash routes: #/datasets, #/datasets/12, #/models, #/runs. Pure parsing, unit tested. */
+/**
+ * Hash routes: #/datasets, #/datasets/12, #/models, #/runs, and the runs section's own views
+ * #/runs/new, #/runs/7, #/runs/compare/3,7. Pure parsing, unit tested.
+ */
+
+/** Which view of the runs section; absent: the runs table. */
+export type RunsView = { kind: 'new' } | { kind: 'run'; id: number } | { kind: 'compare'; ids: number[] };
 
 export type Route =
   | { name: 'datasets' }
   | { name: 'dataset'; id: number }
   | { name: 'models' }
-  | { name: 'runs' }
+  | { name: 'runs'; view?: RunsView }
   | { name: 'not-found'; path: string };
 
 export type Section = 'datasets' | 'models' | 'runs';
@@ -19,6 +25,11 @@ export function parseHash(hash: string): Route {
     if (head === 'datasets' && arg !== undefined && /^[1-9]\d*$/.test(arg)) return { name: 'dataset', id: Number(arg) };
     if (head === 'models' && arg === undefined) return { name: 'models' };
     if (head === 'runs' && arg === undefined) return { name: 'runs' };
+    if (head === 'runs' && arg === 'new') return { name: 'runs', view: { kind: 'new' } };
+    if (head === 'runs' && arg !== undefined && /^[1-9]\d*$/.test(arg)) return { name: 'runs', view: { kind: 'run', id: Number(arg) } };
+  }
+  if (head === 'runs' && arg === 'compare' && rest.length === 1 && /^[1-9]\d*(,[1-9]\d*)+$/.test(rest[0]!)) {
+    return { name: 'runs', view: { kind: 'compare', ids: rest[0]!.split(',').map(Number) } };
   }
   return { name: 'not-found', path: `/${path}` };
 }
@@ -29,6 +40,11 @@ export function routeHash(route: Route): string {
       return `#/datasets/${route.id}`;
     case 'not-found':
       return `#${route.path}`;
+    case 'runs':
+      if (route.view?.kind === 'new') return '#/runs/new';
+      if (route.view?.kind === 'run') return `#/runs/${route.view.id}`;
+      if (route.view?.kind === 'compare') return `#/runs/compare/${route.view.ids.join(',')}`;
+      return '#/runs';
     default:
       return `#/${route.name}`;
   }

@@ -1,0 +1,307 @@
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import type { DatasetSummary, MethodInfo, ModelSummary } from '../../../preload/api';
+import { usePageCrumbs } from '../../app/chrome';
+import { navigate } from '../../app/router';
+import { useStudio, useToast } from '../../app/StudioProvider';
+import { EmptyState, Loading } from '../../components/EmptyState';
+import { errorMessage, fieldErrors } from '../../lib/errors';
+import { formatInt } from '../../lib/format';
+import { optionKind, optionText, parseOption } from './runsModel';
+
+interface Catalog {
+  datasets: DatasetSummary[];
+  models: ModelSummary[];
+  methods: MethodInfo[];
+}
+
+const TRAINING_FIELDS = [
+  { key: 'steps', label: 'Steps', initial: '300', step: '1', min: '1', help: 'optimizer steps in all' },
+  { key: 'batchSize', label: 'Batch size', initial: '32', step: '1', min: '1', help: 'images per step' },
+  { key: 'lr', label: 'Learning rate', initial: '0.001', step: 'any', min: '0', help: 'peak rate of the cosine schedule' },
+  { key: 'seed', label: 'Seed', initial: '0', step: '1', min: '0', help: 'initialisation, split and batch order' },
+  { key: 'valFraction', label: 'Validation fraction', initial: '0.1', step: 'any', min: '0', help: 'share of unsplit images held out for validation' },
+  { key: 'evalEvery', label: 'Evaluate every', initial: '50', step: '1', min: '1', help: 'steps between validation passes' },
+  { key: 'checkpointEvery', label: 'Checkpoint every', initial: '100', step: '1', min: '1', help: 'steps between checkpoints (resume points)' },
+] as const;
+
+type TrainingKey = (typeof TRAINING_FIELDS)[number]['key'];
+
+export function NewRunPage() {
+  usePageCrumbs([
+    { label: 'Runs', href: '#/runs' },
+    { label: 'New run', href: '#/runs/new' },
+  ]);
+  const client = useStudio();
+  const [catalog, setCatalog] = useState<Catalog | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+
+  useEffect(() => {
+    let alive = true;
+    Promise.all([client.api['datasets.list']({}), client.api['models.list']({}), client.api['methods.list']({})]).then(
+      ([datasets, models, methods]) => alive && setCatalog({ datasets, models, methods }),
+      (e: unknown) => alive && setLoadError(errorMessage(e)),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [client]);
+
+  return (
+    <section className="page" aria-labelledby="new-run-title">
+      <header className="page-header">
+        <h1 id="new-run-title">New run</h1>
+      </header>
+      {loadError ? (
+        <div className="callout callout-error" role="alert">
+          <span>Could not load datasets, models and methods: {loadError}</span>
+        </div>
+      ) : catalog === null ? (
+        <Loading label="Loading datasets, models and methods…" />
+      ) : catalog.datasets.length === 0 || catalog.models.length === 0 ? (
+        <EmptyState title={catalog.datasets.length === 0 ? 'No datasets yet' : 'No models yet'} icon="▶">
+          <p>
+            A run fine-tunes a base model on a dataset. {catalog.datasets.length === 0 ? <a href="#/datasets">Create a dataset</a> : null}
+            {catalog.datasets.length === 0 && catalog.models.length === 0 ? ' and ' : ' '}
+            {catalog.models.length === 0 ? <a href="#/models">import a model</a> : null} first.
+          </p>
+        </EmptyState>
+      ) : (
+        <NewRunForm catalog={catalog} />
+      )}
+    </section>
+  );
+}
+
+function NewRunForm({ catalog }: { catalog: Catalog }) {
+  const client = useStudio();
+  const toast = useToast();
+  const [name, setName] = useState('');
+  const [datasetId, setDatasetId] = useState(String(catalog.datasets.at(-1)!.id));
+  const [modelId, setModelId] = useState(String(catalog.models.at(-1)!.id));
+  const [methodName, setMethodName] = useState(catalog.methods.find((m) => m.name === 'lora')?.name ?? catalog.methods[0]?.name ?? '');
+  const method = catalog.methods.find((m) => m.name === methodName);
+  const [optionTexts, setOptionTexts] = useState<Record<string, Record<string, string>>>({});
+  const [training, setTraining] = useState<Record<TrainingKey, string>>(
+    () => Object.fromEntries(TRAINING_FIELDS.map((f) => [f.key, f.initial])) as Record<TrainingKey, string>,
+  );
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const texts = useMemo(
+    () => ({ ...Object.fromEntries((method?.options ?? []).map((o) => [o.key, optionText(o.default)])), ...optionTexts[methodName] }),
+    [method, methodName, optionTexts],
+  );
+  const setOption = (key: string, text: string) =>
+    setOptionTexts((all) => ({ ...all, [methodName]: { ...all[methodName], [key]: text } }));
+
+  const dataset = catalog.datasets.find((d) => String(d.id) === datasetId);
+  const labelled = dataset ? dataset.imageCount - dataset.unlabeledCount : 0;
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const problems: Record<string, string> = {};
+    const methodOptions: Record<string, unknown> = {};
+    for (const option of method?.options ?? []) {
+      try {
+        methodOptions[option.key] = parseOption(texts[option.key] ?? '', option.default);
+      } catch (e) {
+        problems[`opt.${option.key}`] = (e as Error).message;
+      }
+    }
+    const numbers = {} as Record<TrainingKey, number>;
+    for (const field of TRAINING_FIELDS) {
+      const value = Number(training[field.key]);
+      if (training[field.key].trim() === '' || !Number.isFinite(value)) problems[field.key] = 'a number is required';
+      numbers[field.key] = value;
+    }
+    setErrors(problems);
+    setFormError(null);
+    if (Object.keys(problems).length > 0) return;
+    setBusy(true);
+    try {
+      const run = await client.api['runs.create']({
+        name: name.trim() || undefined,
+        datasetId: Number(datasetId),
+        modelId: Number(modelId),
+        method: methodName,
+        methodOptions,
+        ...numbers,
+      });
+      toast.info(`Started “${run.name}”.`);
+      navigate({ name: 'runs', view: { kind: 'run', id: run.id } });
+    } catch (e) {
+      const fields = fieldErrors(e);
+      const mapped: Record<string, string> = {};
+      for (const [key, message] of Object.entries(fields)) {
+        if (method?.options.some((o) => o.key === key)) mapped[`opt.${key}`] = message;
+        else if (key) mapped[key] = message;
+      }
+      setErrors(mapped);
+      setFormError(Object.keys(mapped).length > 0 && !fields[''] ? null : errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const fieldError = (key: string, id: string) =>
+    errors[key] ? (
+      <p id={`${id}-error`} className="field-error" role="alert">
+        {errors[key]}
+      </p>
+    ) : null;
+
+  return (
+    <form className="run-form" onSubmit={submit} noValidate aria-label="New run">
+      <fieldset className="run-form-section" disabled={busy}>
+        <legend>What to train</legend>
+        <div className="field">
+          <label htmlFor="run-name">Run name</label>
+          <input
+            id="run-name"
+            className="input"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            placeholder={`${methodName} on ${dataset?.name ?? 'dataset'}`}
+            autoComplete="off"
+            aria-invalid={errors.name ? true : undefined}
+          />
+          {fieldError('name', 'run-name')}
+        </div>
+        <div className="field">
+          <label htmlFor="run-dataset">Dataset</label>
+          <select id="run-dataset" className="input" value={datasetId} onChange={(e) => setDatasetId(e.target.value)}>
+            {catalog.datasets.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name} ({formatInt(d.imageCount)} images, {d.classCount} classes)
+              </option>
+            ))}
+          </select>
+          {errors.datasetId ? fieldError('datasetId', 'run-dataset') : (
+            <p className="field-hint">
+              {formatInt(labelled)} labelled images train and validate; the test split is held out.
+            </p>
+          )}
+        </div>
+        <div className="field">
+          <label htmlFor="run-model">Base model</label>
+          <select id="run-model" className="input" value={modelId} onChange={(e) => setModelId(e.target.value)}>
+            {catalog.models.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name} ({m.imageSize}×{m.imageSize}, {m.layout})
+              </option>
+            ))}
+          </select>
+          {fieldError('modelId', 'run-model')}
+        </div>
+        <div className="field">
+          <label htmlFor="run-method">Method</label>
+          <select id="run-method" className="input" value={methodName} onChange={(e) => setMethodName(e.target.value)} aria-describedby="run-method-help">
+            {catalog.methods.map((m) => (
+              <option key={m.name} value={m.name}>
+                {m.name}
+              </option>
+            ))}
+          </select>
+          <p id="run-method-help" className="field-hint" data-testid="method-description">
+            {method?.description}
+          </p>
+          {fieldError('method', 'run-method')}
+        </div>
+      </fieldset>
+
+      <fieldset className="run-form-section" disabled={busy}>
+        <legend>{methodName} options</legend>
+        {method && method.options.length > 0 ? (
+          <div className="run-form-grid">
+            {method.options.map((option) => {
+              const id = `opt-${option.key}`;
+              const kind = optionKind(option.default);
+              const text = texts[option.key] ?? '';
+              return (
+                <div className="field" key={`${methodName}.${option.key}`}>
+                  {kind === 'boolean' ? (
+                    <label className="check-label" htmlFor={id}>
+                      <input
+                        id={id}
+                        type="checkbox"
+                        checked={text === 'true'}
+                        onChange={(e) => setOption(option.key, String(e.target.checked))}
+                        aria-describedby={`${id}-help`}
+                      />{' '}
+                      {option.key}
+                    </label>
+                  ) : (
+                    <>
+                      <label htmlFor={id}>{option.key}</label>
+                      <input
+                        id={id}
+                        className="input"
+                        type={kind === 'number' ? 'number' : 'text'}
+                        step={kind === 'number' ? 'any' : undefined}
+                        value={text}
+                        onChange={(e) => setOption(option.key, e.target.value)}
+                        placeholder={kind === 'json' ? 'null' : kind === 'list' ? 'comma, separated' : undefined}
+                        spellCheck={false}
+                        autoComplete="off"
+                        aria-invalid={errors[`opt.${option.key}`] ? true : undefined}
+                        aria-describedby={`${id}-help`}
+                      />
+                    </>
+                  )}
+                  <p id={`${id}-help`} className="field-hint">
+                    {option.description}
+                  </p>
+                  {fieldError(`opt.${option.key}`, id)}
+                </div>
+              );
+            })}
+          </div>
+        ) : (
+          <p className="muted">This method has no options.</p>
+        )}
+      </fieldset>
+
+      <fieldset className="run-form-section" disabled={busy}>
+        <legend>Training</legend>
+        <div className="run-form-grid">
+          {TRAINING_FIELDS.map((field) => (
+            <div className="field" key={field.key}>
+              <label htmlFor={`run-${field.key}`}>{field.label}</label>
+              <input
+                id={`run-${field.key}`}
+                className="input"
+                type="number"
+                inputMode="decimal"
+                step={field.step}
+                min={field.min}
+                value={training[field.key]}
+                onChange={(e) => setTraining((t) => ({ ...t, [field.key]: e.target.value }))}
+                aria-invalid={errors[field.key] ? true : undefined}
+                aria-describedby={`run-${field.key}-help`}
+              />
+              <p id={`run-${field.key}-help`} className="field-hint">
+                {field.help}
+              </p>
+              {fieldError(field.key, `run-${field.key}`)}
+            </div>
+          ))}
+        </div>
+      </fieldset>
+
+      {formError ? (
+        <div className="callout callout-error" role="alert" data-testid="run-create-error">
+          <span>{formError}</span>
+        </div>
+      ) : null}
+      <div className="run-form-actions">
+        <button type="submit" className="button button-primary" disabled={busy}>
+          {busy ? 'Starting…' : 'Start run'}
+        </button>
+        <a className="button button-ghost" href="#/runs">
+          Cancel
+        </a>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,274 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import type { RunDetail, RunSummary } from '../../../preload/api';
+import { usePageCrumbs } from '../../app/chrome';
+import { navigate } from '../../app/router';
+import { useStudio, useToast } from '../../app/StudioProvider';
+import { EmptyState, Loading } from '../../components/EmptyState';
+import { ProgressBar } from '../../components/ProgressBar';
+import { errorMessage } from '../../lib/errors';
+import { formatCount, formatDateTime, formatInt } from '../../lib/format';
+import { MetricChart } from './MetricChart';
+import {
+  etaSeconds,
+  formatAccuracy,
+  formatDuration,
+  formatPercent,
+  formatValue,
+  isActive,
+  isResumable,
+  paramsPercent,
+  secondsPerStep,
+  specOf,
+  flatten,
+} from './runsModel';
+import { useRunMetrics, type Series } from './useRunMetrics';
+
+const METRICS = ['loss', 'val_accuracy', 'val_loss', 'lr', 'examples_per_s'] as const;
+
+export function StatusBadge({ status, testId }: { status: RunSummary['status']; testId?: string }) {
+  return (
+    <span className={`run-status run-status-${status}`} data-testid={testId} data-status={status}>
+      {status}
+    </span>
+  );
+}
+
+export function RunPage({ runId }: { runId: number }) {
+  const client = useStudio();
+  const toast = useToast();
+  const [run, setRun] = useState<RunDetail | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [acting, setActing] = useState(false);
+  usePageCrumbs([
+    { label: 'Runs', href: '#/runs' },
+    { label: run?.name ?? `Run ${runId}`, href: `#/runs/${runId}` },
+  ]);
+
+  const reload = useCallback(
+    () =>
+      client.api['runs.get']({ id: runId }).then(
+        (detail) => {
+          setRun(detail);
+          setLoadError(null);
+        },
+        (e: unknown) => setLoadError(errorMessage(e)),
+      ),
+    [client, runId],
+  );
+
+  useEffect(() => {
+    void reload();
+    let lastStatus: string | null = null;
+    return client.on('run.progress', (summary) => {
+      if (summary.id !== runId) return;
+      setRun((current) => (current ? { ...current, ...summary } : current));
+      // Status changes bring new info (backend, parameter counts, error): fetch the detail again.
+      if (summary.status !== lastStatus) {
+        lastStatus = summary.status;
+        void reload();
+      }
+    });
+  }, [client, runId, reload]);
+
+  const { series, version } = useRunMetrics(runId, METRICS);
+
+  const act = async (action: 'runs.stop' | 'runs.resume') => {
+    setActing(true);
+    try {
+      const summary = await client.api[action]({ id: runId });
+      setRun((current) => (current ? { ...current, ...summary } : current));
+    } catch (e) {
+      toast.error(e, action === 'runs.stop' ? 'Stopping' : 'Resuming');
+    } finally {
+      setActing(false);
+    }
+  };
+
+  if (loadError && !run) {
+    return (
+      <section className="page">
+        <EmptyState title="Run not available" icon="▶">
+          <p>{loadError}</p>
+          <p>
+            <a href="#/runs">Back to runs</a>
+          </p>
+        </EmptyState>
+      </section>
+    );
+  }
+  if (!run) return <Loading label="Loading run…" />;
+
+  const spec = specOf(run.config);
+  const batchSize = typeof spec.batchSize === 'number' ? spec.batchSize : null;
+  const loss = series.loss!;
+  const throughput = series.examples_per_s!;
+  const lastThroughput = throughput.values.at(-1) ?? null;
+  const eta = isActive(run.status)
+    ? etaSeconds(run.totalSteps - run.step, secondsPerStep(pointsOf(loss)), lastThroughput, batchSize)
+    : null;
+  const pct = paramsPercent(run);
+
+  return (
+    <section className="page run-page" aria-labelledby="run-title">
+      <header className="page-header run-header">
+        <h1 id="run-title">{run.name}</h1>
+        <StatusBadge status={run.status} testId="run-status" />
+        <div className="run-actions">
+          {isActive(run.status) ? (
+            <button type="button" className="button" onClick={() => void act('runs.stop')} disabled={acting}>
+              Stop
+            </button>
+          ) : null}
+          {isResumable(run.status) ? (
+            <button type="button" className="button button-primary" onClick={() => void act('runs.resume')} disabled={acting}>
+              Resume
+            </button>
+          ) : null}
+          <button type="button" className="button button-ghost" onClick={() => navigate({ name: 'runs', view: { kind: 'new' } })}>
+            New run
+          </button>
+        </div>
+      </header>
+
+      {run.status === 'failed' || run.status === 'interrupted' ? (
+        <div className={run.status === 'failed' ? 'callout callout-error' : 'callout'} role="alert" data-testid="run-error">
+          <span>{run.error ?? (run.status === 'failed' ? 'The run failed.' : 'The run was interrupted.')}</span>
+        </div>
+      ) : null}
+
+      <div className="run-progress">
+        <ProgressBar done={run.step} total={run.totalSteps} label="Training progress" testId="run-progress" />
+        <div className="run-progress-foot">
+          <span>
+            Step <span data-testid="run-step">{formatInt(run.step)} / {formatInt(run.totalSteps)}</span>
+          </span>
+          {isActive(run.status) ? <span data-testid="run-eta">ETA {formatDuration(eta)}</span> : null}
+          {lastThroughput !== null ? <span>{lastThroughput.toFixed(1)} examples/s</span> : null}
+        </div>
+      </div>
+
+      <dl className="run-facts">
+        <div>
+          <dt>Method</dt>
+          <dd>
+            <code>{run.method}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Trainable parameters</dt>
+          <dd data-testid="run-params">
+            {run.trainableParams !== null && run.totalParams !== null ? (
+              <span title={`${formatInt(run.trainableParams)} of ${formatInt(run.totalParams)}`}>
+                {formatCount(run.trainableParams)} of {formatCount(run.totalParams)} ({formatPercent(pct)})
+              </span>
+            ) : (
+              <span className="muted">known once the run starts</span>
+            )}
+          </dd>
+        </div>
+        <div>
+          <dt>Backend</dt>
+          <dd data-testid="run-backend" title={typeof run.info.backendReason === 'string' ? run.info.backendReason : undefined}>
+            {run.backend ?? <span className="muted">—</span>}
+          </dd>
+        </div>
+        <div>
+          <dt>Last loss</dt>
+          <dd>{run.lastLoss === null ? '—' : run.lastLoss.toFixed(4)}</dd>
+        </div>
+        <div>
+          <dt>Val accuracy (best / last)</dt>
+          <dd data-testid="run-accuracy">
+            {formatAccuracy(run.bestValAccuracy)} / {formatAccuracy(run.lastValAccuracy)}
+          </dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd>{formatDateTime(run.createdAt)}</dd>
+        </div>
+      </dl>
+
+      <RunCharts series={series} version={version} />
+
+      <details className="run-config">
+        <summary>Configuration</summary>
+        <ConfigTable config={spec} info={run.info} />
+      </details>
+    </section>
+  );
+}
+
+const pointsOf = (s: Series) => s.steps.map((step, i) => ({ step, time: s.times[i]! }));
+
+function RunCharts({ series, version }: { series: Record<string, Series>; version: number }) {
+  const loss = series.loss!;
+  const acc = series.val_accuracy!;
+  const lr = series.lr!;
+  const eps = series.examples_per_s!;
+  const data = useMemo(
+    () => ({
+      loss: [loss.steps, loss.values] as [number[], (number | null)[]],
+      acc: [acc.steps, acc.values] as [number[], (number | null)[]],
+      lr: [lr.steps, lr.values] as [number[], (number | null)[]],
+      eps: [eps.steps, eps.values] as [number[], (number | null)[]],
+    }),
+    [loss, acc, lr, eps],
+  );
+  const pctFmt = (v: number) => `${(v * 100).toFixed(0)}%`;
+  return (
+    <div className="chart-grid">
+      <MetricChart title="Training loss" testId="chart-loss" data={data.loss} series={[{ label: 'loss' }]} version={version} />
+      <MetricChart
+        title="Validation accuracy"
+        testId="chart-accuracy"
+        data={data.acc}
+        series={[{ label: 'val accuracy', color: '#5fd39a' }]}
+        version={version}
+        format={pctFmt}
+        yRange={[0, 1]}
+      />
+      <MetricChart
+        title="Learning rate"
+        testId="chart-lr"
+        data={data.lr}
+        series={[{ label: 'lr', color: '#f2c15f' }]}
+        version={version}
+        format={(v) => v.toExponential(1)}
+      />
+      <MetricChart
+        title="Examples per second"
+        testId="chart-throughput"
+        data={data.eps}
+        series={[{ label: 'examples/s', color: '#c792ea' }]}
+        version={version}
+      />
+    </div>
+  );
+}
+
+function ConfigTable({ config, info }: { config: Record<string, unknown>; info: Record<string, unknown> }) {
+  const rows = Object.entries(flatten(config));
+  const extra = ['trainSize', 'valSize', 'featureCache'].filter((k) => info[k] !== undefined);
+  return (
+    <table className="table table-compact config-table" aria-label="Configuration">
+      <tbody>
+        {rows.map(([key, value]) => (
+          <tr key={key}>
+            <th scope="row">{key}</th>
+            <td>
+              <code>{formatValue(value)}</code>
+            </td>
+          </tr>
+        ))}
+        {extra.map((key) => (
+          <tr key={key}>
+            <th scope="row">{key}</th>
+            <td>
+              <code>{formatValue(info[key])}</code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
