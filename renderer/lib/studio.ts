@@ -56,8 +56,13 @@ function remoteTransport(): Transport {
       retryMs = 500;
     };
     socket.onmessage = (message) => {
-      const { event, payload } = JSON.parse(String(message.data)) as { event: EventName; payload: unknown };
-      listeners.get(event)?.forEach((listener) => listener(payload));
+      let parsed: { event: EventName; payload: unknown };
+      try {
+        parsed = JSON.parse(String(message.data)) as typeof parsed;
+      } catch {
+        return; // not one of ours: ignore rather than break every listener
+      }
+      listeners.get(parsed.event)?.forEach((listener) => listener(parsed.payload));
     };
     // The studio may restart; reconnect with backoff rather than going silent.
     socket.onclose = () => {
@@ -87,7 +92,12 @@ function remoteTransport(): Transport {
           error: { code: 'unavailable', message: 'Not authorised: open the studio with the URL (and token) it printed.' },
         };
       }
-      return (await response.json()) as Envelope<unknown>;
+      try {
+        return (await response.json()) as Envelope<unknown>;
+      } catch {
+        // A proxy's 413 or 502 page, not the studio's envelope.
+        return { ok: false, error: { code: 'unavailable', message: `The studio answered HTTP ${response.status} ${response.statusText}.` } };
+      }
     },
     on(event, listener) {
       const set = listeners.get(event) ?? new Set();
