@@ -42,6 +42,19 @@ export function ShortcutHelp({ onClose }: { onClose(): void }) {
             </td>
           </tr>
           <tr>
+            <th scope="row">Label (dataset page)</th>
+            <td colSpan={2}>
+              class key <kbd>1</kbd>–<kbd>9</kbd>, then letters (shown by each class) · <kbd>0</kbd>/<kbd>⌫</kbd> unlabel · <kbd>Ctrl</kbd>+<kbd>A</kbd> select all ·{' '}
+              <kbd>Ctrl</kbd>+<kbd>Z</kbd> undo · <kbd>Ctrl</kbd>+<kbd>Shift</kbd>+<kbd>Z</kbd> / <kbd>Ctrl</kbd>+<kbd>Y</kbd> redo
+            </td>
+          </tr>
+          <tr>
+            <th scope="row">Focus view</th>
+            <td colSpan={2}>
+              <kbd>Enter</kbd> open · <kbd>←</kbd> <kbd>→</kbd> move · <kbd>+</kbd> <kbd>−</kbd> <kbd>0</kbd> zoom · <kbd>Esc</kbd> back
+            </td>
+          </tr>
+          <tr>
             <th scope="row">New dataset name</th>
             <td colSpan={2}>
               <kbd>n</kbd> on the datasets page
