@@ -55,7 +55,7 @@ export function trainableParamCount<O extends object>(method: PeftMethod<O>, con
 /** Trainable tensors of a fresh run: head side, then the method's own, checked against shapes(). */
 export function initTrainable<O extends object>(method: PeftMethod<O>, base: VitParams, config: VitConfig, options: O, rng: Rng): NamedTensors {
   const trainable = { ...initHeadSide(base, config, rng), ...method.init(base, config, options, rng) };
-  const expected = trainableShapes(method, config, options);
+  const expected = new Map([...trainableShapes(method, config, options), ...(method.buffers?.(config, options) ?? [])]);
   const names = Object.keys(trainable);
   const problem =
     names.find((n) => !expected.has(n)) ??

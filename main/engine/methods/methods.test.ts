@@ -73,11 +73,16 @@ function images(config: VitConfig, seed: number): tf.Tensor4D {
 
 const LABELS = [0, 2, 1, 2];
 
-/** Replaces every trainable tensor by random values, so zero-initialised parts (LoRA B) carry gradient. */
+/** Names that train: float32 tensors (int32 ones are method buffers, see PeftMethod.buffers). */
+function trainedNames(trainable: NamedTensors): string[] {
+  return Object.keys(trainable).filter((n) => trainable[n]!.dtype === 'float32');
+}
+
+/** Replaces every trained tensor by random values, so zero-initialised parts (LoRA B) carry gradient. */
 function randomise(trainable: NamedTensors, seed: number): NamedTensors {
   const rng = Rng.fromSeed(seed);
   const out: NamedTensors = {};
-  for (const [k, t] of Object.entries(trainable)) out[k] = tf.tensor(rng.fill(t.size, (r) => 0.5 * r.normal()), t.shape);
+  for (const [k, t] of Object.entries(trainable)) out[k] = t.dtype === 'int32' ? tf.clone(t) : tf.tensor(rng.fill(t.size, (r) => 0.5 * r.normal()), t.shape);
   tf.dispose(Object.values(trainable));
   return out;
 }
@@ -117,7 +122,7 @@ describe.each(cases)('$label', ({ method, config: baseConfig, raw }) => {
 
   it('trainable tensors match shapes() and the closed-form count', () => {
     const trainable = initTrainable(m, base, config, options, Rng.fromSeed(3));
-    const actual = Object.values(trainable).reduce((n, t) => n + t.size, 0);
+    const actual = trainedNames(trainable).reduce((n, k) => n + trainable[k]!.size, 0);
     expect(actual).toBe(trainableParamCount(m, config, options));
     const expected = expectedCount(m.name, config, raw);
     if (expected !== undefined) expect(actual).toBe(expected);
@@ -144,9 +149,9 @@ describe.each(cases)('$label', ({ method, config: baseConfig, raw }) => {
 
   it('analytic gradients of the trainable tensors match central differences', async () => {
     const trainable = randomise(initTrainable(m, base, config, options, Rng.fromSeed(3)), 4);
-    const names = Object.keys(trainable);
+    const names = trainedNames(trainable);
     const f = (...ts: tf.Tensor[]) => {
-      const t = Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
+      const t = { ...trainable, ...Object.fromEntries(names.map((n, i) => [n, ts[i]!])) };
       return loss(forwardParams(base, t), t);
     };
     const grads = tf.tidy(() => tf.grads(f)(names.map((n) => trainable[n]!)));
@@ -183,15 +188,17 @@ describe.each(cases)('$label', ({ method, config: baseConfig, raw }) => {
   });
 
   it('a gradient step changes only trainable tensors, never the frozen base, and leaks no tensor', async () => {
-    let trainable = randomise(initTrainable(m, base, config, options, Rng.fromSeed(3)), 6);
-    const names = Object.keys(trainable);
+    const all = randomise(initTrainable(m, base, config, options, Rng.fromSeed(3)), 6);
+    const names = trainedNames(all);
+    const buffers = Object.fromEntries(Object.entries(all).filter(([k]) => !names.includes(k)));
+    let trainable = Object.fromEntries(names.map((n) => [n, all[n]!]));
     const snapshot = Object.fromEntries(Object.entries(base).map(([k, t]) => [k, t.dataSync().slice()]));
     const before = tf.memory().numTensors;
     const rng = Rng.fromSeed(7);
     for (let step = 0; step < 3; step++) {
       const next = tf.tidy(() => {
         const f = (...ts: tf.Tensor[]) => {
-          const t = Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
+          const t = { ...buffers, ...Object.fromEntries(names.map((n, i) => [n, ts[i]!])) };
           return crossEntropy(vitForward(forwardParams(base, t), config, x, m.hooks(t, config, options, { training: true, rng })), labels);
         };
         const grads = tf.grads(f)(names.map((n) => trainable[n]!));
@@ -202,7 +209,7 @@ describe.each(cases)('$label', ({ method, config: baseConfig, raw }) => {
       expect(tf.memory().numTensors).toBe(before);
     }
     for (const [k, t] of Object.entries(base)) expect(Buffer.from(t.dataSync().buffer).equals(Buffer.from(snapshot[k]!.buffer)), k).toBe(true);
-    tf.dispose(Object.values(trainable));
+    tf.dispose([...Object.values(trainable), ...Object.values(buffers)]);
   });
 
   it('adapter tensors survive safetensors save → load and give the same outputs', async () => {
@@ -212,7 +219,9 @@ describe.each(cases)('$label', ({ method, config: baseConfig, raw }) => {
       for (const layout of ['hf', 'timm', 'torchvision', 'lucidrains'] as const) {
         const exported = m.adapterTensors(trainable, config, options, layout);
         const host: Record<string, HostTensor> = {};
-        for (const [k, t] of Object.entries(exported)) host[k] = { dtype: 'float32', shape: t.shape, data: (await t.data()) as Float32Array };
+        for (const [k, t] of Object.entries(exported)) {
+          host[k] = t.dtype === 'int32' ? { dtype: 'int32', shape: t.shape, data: (await t.data()) as Int32Array } : { dtype: 'float32', shape: t.shape, data: (await t.data()) as Float32Array };
+        }
         tf.dispose(Object.values(exported));
         const file = path.join(dir, `${layout}.safetensors`);
         await writeSafetensors(file, host);

@@ -4,6 +4,7 @@ import { full } from './full';
 import { linearProbe } from './linear-probe';
 import { lora } from './lora';
 import { patchOf } from './patch';
+import { sara } from './sara';
 import { side } from './side';
 import { ssf } from './ssf';
 import type { PeftMethod } from './types';
@@ -11,7 +12,7 @@ import { vpt } from './vpt';
 
 // Each entry keeps its own options type; the registry hands them out type-erased, and callers
 // parse options with parseOptions() before using them.
-const BASES = [linearProbe, full, lora, vpt, ssf, side] as unknown as PeftMethod<object>[];
+const BASES = [linearProbe, full, lora, vpt, ssf, side, sara] as unknown as PeftMethod<object>[];
 // Patch-based training (SINE) combines with every other method: one `patch-<name>` per base.
 const METHODS: readonly PeftMethod<object>[] = [...BASES, ...BASES.map((m) => patchOf(m))];
 

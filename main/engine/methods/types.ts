@@ -68,6 +68,13 @@ export interface PeftMethod<O extends object = object> {
    */
   readonly tapCache?: TapCache<O>;
   /**
+   * Names and shapes of int32 tensors the method keeps in its trainable set without training them
+   * (SaRA's selected indices): init() returns them, hooks read them, afterStep() may replace them.
+   * The trainer differentiates and optimises float32 tensors only, stores these as I32 in
+   * checkpoints and adapters, and counts only shapes() as trainable parameters.
+   */
+  buffers?(config: VitConfig, options: O): Map<string, number[]>;
+  /**
    * Patch-based training (SINE): turns a batch of full images into one crop window, seeded by rng;
    * the trainer passes the window as HookContext.crop to hooks() on that step.
    */
@@ -83,9 +90,10 @@ export interface PeftMethod<O extends object = object> {
   hooks(trainable: NamedTensors, config: VitConfig, options: O, ctx: HookContext): VitHooks;
   /**
    * Extra loss term over the trainable tensors (SaRA's nuclear-norm penalty); added to the task
-   * loss inside the step, so it is differentiated with it.
+   * loss inside the step, so it is differentiated with it. With `rng` the method may draw a random
+   * part per step (SaRA: one matrix); without it, it returns that draw's expectation.
    */
-  penalty?(trainable: NamedTensors, config: VitConfig, options: O): tf.Scalar;
+  penalty?(trainable: NamedTensors, config: VitConfig, options: O, rng?: Rng): tf.Scalar;
   /**
    * Runs after every optimizer step (step = steps done so far) and may return replacements for
    * some trainable tensors of the same shapes (SaRA's progressive mask re-selection); the

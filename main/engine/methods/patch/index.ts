@@ -68,6 +68,10 @@ export function patchOf<O extends object>(base: PeftMethod<O>): PeftMethod<Patch
       patch_training: { method: 'SINE', scales: options.scales, full_size: options.fullSize ?? config.imageSize },
     }),
   };
+  if (base.buffers) {
+    const buffers = base.buffers;
+    method.buffers = (config, options) => buffers(config, options.baseOptions);
+  }
   if (base.merge) {
     const merge = base.merge;
     method.merge = (b, trainable, config, options) => merge(b, trainable, config, options.baseOptions);
@@ -78,7 +82,7 @@ export function patchOf<O extends object>(base: PeftMethod<O>): PeftMethod<Patch
   }
   if (base.penalty) {
     const penalty = base.penalty;
-    method.penalty = (trainable, config, options) => penalty(trainable, config, options.baseOptions);
+    method.penalty = (trainable, config, options, rng) => penalty(trainable, config, options.baseOptions, rng);
   }
   if (base.afterStep) {
     const afterStep = base.afterStep;
