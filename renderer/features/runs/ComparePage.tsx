@@ -192,8 +192,7 @@ function ResultRow({ label, items, cell }: { label: string; items: Compared[]; c
     <tr>
       <th scope="row">{label}</th>
       {items.map((c) => (
-        <td key={c.run.id} className="num">
-          {cell(c)}
+        <td key={c.run.id}>{cell(c)}
         </td>
       ))}
     </tr>

@@ -24,6 +24,12 @@ interface Props {
   height?: number;
 }
 
+const countPoints = (values: ArrayLike<number | null | undefined> | undefined): number => {
+  let n = 0;
+  if (values) for (let i = 0; i < values.length; i++) if (values[i] !== null && values[i] !== undefined) n++;
+  return n;
+};
+
 const AXIS = { stroke: '#9098a9', grid: { stroke: 'rgba(58, 66, 82, 0.6)', width: 1 }, ticks: { stroke: '#3a4252', width: 1 } };
 
 /**
@@ -48,7 +54,7 @@ export function MetricChart({ title, testId, data, series, version, format, yRan
       scales: { x: { time: false }, y: yRange ? { range: yRange } : { auto: true } },
       axes: [
         { ...AXIS, label: undefined, size: 32 },
-        { ...AXIS, size: 56, values: (_u, ticks) => ticks.map((t) => fmt(t)) },
+        { ...AXIS, size: 60, values: (_u, ticks) => ticks.map((t) => fmt(t)) },
       ],
       series: [
         { label: 'step' },
@@ -57,7 +63,8 @@ export function MetricChart({ title, testId, data, series, version, format, yRan
           stroke: s.color ?? SERIES_COLORS[i % SERIES_COLORS.length],
           width: 1.5,
           spanGaps: true,
-          points: { show: false },
+          // Sparse series (a few evaluations) show their points; dense ones only the line.
+          points: { size: 5, show: (u: uPlot, si: number) => countPoints(u.data[si]) <= 20 },
           value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : fmt(v)),
         })),
       ],
@@ -82,7 +89,7 @@ export function MetricChart({ title, testId, data, series, version, format, yRan
   useEffect(() => {
     plot.current?.setData(data, true);
     let points = 0;
-    for (let s = 1; s < data.length; s++) for (const v of data[s]!) if (v !== null && v !== undefined) points++;
+    for (let s = 1; s < data.length; s++) points += countPoints(data[s]);
     wrap.current?.setAttribute('data-points', String(points));
   }, [data, version, layout]);
 

@@ -198,7 +198,11 @@ export function RunPage({ runId }: { runId: number }) {
   );
 }
 
-const pointsOf = (s: Series) => s.steps.map((step, i) => ({ step, time: s.times[i]! }));
+/** The latest points of a series as (step, time), enough for step timing (not all 100k of a long run). */
+const pointsOf = (s: Series, last = 60) => {
+  const from = Math.max(0, s.steps.length - last);
+  return s.steps.slice(from).map((step, i) => ({ step, time: s.times[from + i]! }));
+};
 
 function RunCharts({ series, version }: { series: Record<string, Series>; version: number }) {
   const loss = series.loss!;
@@ -233,7 +237,7 @@ function RunCharts({ series, version }: { series: Record<string, Series>; versio
         data={data.lr}
         series={[{ label: 'lr', color: '#f2c15f' }]}
         version={version}
-        format={(v) => v.toExponential(1)}
+        format={(v) => (v === 0 ? '0' : v.toExponential(1))}
       />
       <MetricChart
         title="Examples per second"
