@@ -193,6 +193,18 @@ test('filter to unlabeled images, by file name and by split', async ({ studio, p
   await expect(page.getByTestId('filter-total')).toHaveText('0');
   await page.getByTestId('filter-split').selectOption('none');
   await expect(page.getByTestId('filter-total')).toHaveText('9');
+  await page.getByTestId('filter-split').selectOption('');
+
+  // A second import batch, and the filter that shows only it.
+  const more = tempDir('filter-more');
+  await writeLoose(more, 'late', 2, 3);
+  await importFolder(page, more);
+  await expect(page.getByTestId('filter-total')).toHaveText('12');
+  const batch = page.getByTestId('filter-import').locator('option', { hasText: more });
+  await page.getByTestId('filter-import').selectOption((await batch.getAttribute('value'))!);
+  await expect(page.getByTestId('filter-total')).toHaveText('3');
+  await expect(page.getByTestId('thumb-tile')).toHaveCount(3);
+  for (const t of await page.getByTestId('thumb-tile').all()) await expect(t).toHaveAttribute('data-file-name', /^late-/);
 });
 
 test('make a stratified split and move images between splits by hand', async ({ studio, page }) => {

@@ -153,6 +153,8 @@ export function FocusView({ datasetId, filter, startId, classes, hotkeys, overri
     if (target !== null) {
       const after = nextUnlabeled(ids, position, (other) => next.has(other));
       if (after >= 0) setPos(after);
+      // Reviewing a view with nothing left to label: a key relabels and moves on to the next image.
+      else if (!wasUnlabeled) move(1);
     }
   };
 
