@@ -10,6 +10,8 @@ import { workerRequestSchema, type ParsedRunSpec, type WorkerMessage } from './p
 
 interface Port {
   onMessage(listener: (message: unknown) => void): void;
+  /** The parent went away (fork's IPC channel closed). */
+  onClose(listener: () => void): void;
   send(message: WorkerMessage): Promise<void>;
 }
 
@@ -24,6 +26,8 @@ function connect(): Port {
   if (parentPort) {
     return {
       onMessage: (listener) => parentPort.on('message', (e) => listener(e.data)),
+      // Electron ends a utility process together with its parent.
+      onClose: () => undefined,
       send: async (message) => parentPort.postMessage(message),
     };
   }
@@ -31,8 +35,11 @@ function connect(): Port {
   if (!send) throw new Error('the training worker must be started with child_process.fork or utilityProcess');
   return {
     onMessage: (listener) => process.on('message', listener),
+    onClose: (listener) => process.on('disconnect', listener),
     // Resolving on the callback gives back-pressure and lets exit wait until the last event left.
-    send: (message) => new Promise((resolve, reject) => send(message, undefined, {}, (err) => (err ? reject(err) : resolve()))),
+    // A send fails only when the channel is closing (EPIPE before 'disconnect' arrives): the
+    // parent is gone, no one is left to tell, so the event is dropped and onClose ends the run.
+    send: (message) => (process.connected ? new Promise((resolve) => send(message, undefined, {}, () => resolve())) : Promise.resolve()),
   };
 }
 
@@ -69,6 +76,12 @@ async function main(): Promise<void> {
     }
   };
 
+  // An orphaned run would train for nobody: checkpoint (so it can be resumed) and end.
+  port.onClose(() => {
+    if (trainer) trainer.stop();
+    else process.exit(0);
+  });
+
   port.onMessage((message) => {
     const parsed = workerRequestSchema.safeParse(message);
     if (!parsed.success) {
@@ -94,6 +107,15 @@ async function main(): Promise<void> {
   });
   await port.send({ type: 'ready', pid: process.pid });
 }
+
+// tfjs' wasm module rethrows from its own uncaughtException/unhandledRejection listeners, which
+// dumps its minified source; ours go first and end the process with the one-line error instead.
+const crash = (err: unknown) => {
+  process.stderr.write(`peft-studio worker: ${oneLine(err)}\n`);
+  process.exit(1);
+};
+process.prependListener('uncaughtException', crash);
+process.prependListener('unhandledRejection', crash);
 
 main().catch((err: unknown) => {
   process.stderr.write(`peft-studio worker: ${oneLine(err)}\n`);

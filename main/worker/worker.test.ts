@@ -1,7 +1,7 @@
 // Drives the real worker entry through child_process.fork, as the main process does.
 import * as tf from '@tensorflow/tfjs';
 import { fork } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,28 @@ describe('training worker', () => {
     expect(checkpoint.step).toBe(done.summary.steps);
     expect(checkpoint.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(existsSync(path.join(checkpoint.path, 'manifest.json'))).toBe(true);
+  });
+
+  it('when the parent disconnects, checkpoints and exits', async () => {
+    const outDir = path.join(tmp, 'run-d');
+    let gone = false;
+    const { code } = await new Promise<{ code: number | null }>((resolve, reject) => {
+      const child = fork(WORKER, [], { execArgv: ['--require', 'tsx/cjs'], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+      child.on('message', (m: WorkerMessage) => {
+        if (m.type === 'ready') child.send({ type: 'start', run: { modelDir, dataDir, outDir, spec: { method: 'lora', steps: 500, batchSize: 4, checkpointEvery: 1000 } } });
+        if (m.type === 'step' && !gone) {
+          gone = true;
+          child.disconnect();
+        }
+      });
+      child.on('error', reject);
+      child.on('exit', (c) => resolve({ code: c }));
+    });
+    expect(gone).toBe(true);
+    // The run can be resumed: its checkpoint exists although no one heard about it.
+    const checkpoints = readdirSync(path.join(outDir, 'checkpoints')).filter((n) => n.startsWith('step-'));
+    expect(checkpoints).toHaveLength(1);
+    expect(code).toBe(0);
   });
 
   it('fails with one line and exit code 1', async () => {
