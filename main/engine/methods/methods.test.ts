@@ -31,6 +31,9 @@ const EXTRA_OPTIONS: Record<string, Record<string, unknown>[]> = {
     { targets: ['qkv', 'proj', 'fc1', 'fc2'], r: 2, alpha: 4, rsLora: true },
     { targets: 'key,value', r: 3, dropout: 0.5 },
   ],
+  vpt: [{ mode: 'shallow', promptLength: 3, dropout: 0 }],
+  side: [{ reduction: 2, layers: [1] }],
+  sara: [{ targets: 'qkv,fc2', sparsity: 0.3, reselectAtStep: 1 }],
 };
 
 /** Closed-form trainable counts written out by hand for the built-in methods. */

@@ -13,12 +13,12 @@ import type { NamedTensors, PeftMethod } from '../types';
 import { sideOptions, type SideOptions } from './config';
 
 /** Narrowest side stream and MLP. */
-export const MIN_WIDTH = 4;
+const MIN_WIDTH = 4;
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** The side network's block config and the backbone blocks it taps. */
-export function sideGeometry(config: VitConfig, options: SideOptions): { side: VitConfig; layers: number[] } {
+function sideGeometry(config: VitConfig, options: SideOptions): { side: VitConfig; layers: number[] } {
   // A LayerNorm over 1 or 2 channels outputs constants (or ±1): keep the side at least MIN_WIDTH wide.
   const width = Math.max(MIN_WIDTH, Math.floor(config.hiddenSize / options.reduction));
   // As many heads as the backbone where the narrow width allows, so head widths stay equal.

@@ -16,7 +16,7 @@ interface Site {
   shift: boolean;
 }
 
-export function ssfSites(config: VitConfig): Site[] {
+function ssfSites(config: VitConfig): Site[] {
   const { hiddenSize: d, mlpSize: m } = config;
   const inner = config.numHeads * config.headDim;
   const sites: Site[] = [{ module: 'patch_embed', channels: d, shift: true }];
