@@ -60,6 +60,11 @@ test('train a LoRA run on Fashion-MNIST: live charts, stop, resume, finish, comp
 
   // The base model, imported through the Models page.
   await nav(page, 'Models').click();
+  // A folder that is no model is refused inline.
+  await page.getByLabel('Model folder').fill(folder);
+  await page.getByRole('button', { name: 'Import model' }).click();
+  await expect(page.locator('#model-path-error')).toBeVisible();
+  await expect(page.getByTestId('model-row')).toHaveCount(0);
   await page.getByLabel('Model folder').fill(model!);
   await page.getByRole('button', { name: 'Import model' }).click();
   await expect(page.getByTestId('model-row')).toHaveCount(1);
