@@ -82,6 +82,15 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
     setAnchor(-1);
     setActive(-1);
   }
+  // Images went away (a class deleted with its images, another window): the selection may name them.
+  const [shownCount, setShownCount] = useState(detail.imageCount);
+  if (shownCount !== detail.imageCount) {
+    setShownCount(detail.imageCount);
+    if (detail.imageCount < shownCount) {
+      setSelected(new Set());
+      setAnchor(-1);
+    }
+  }
   // Labels pointing at a class that was merged away or deleted give way to what the studio says.
   const classKey = detail.classes.map((c) => c.id).join(',');
   const shownOverrides = useMemo(() => {
