@@ -8,7 +8,7 @@ import { errorMessage } from '../../lib/errors';
 import { formatInt, percent, plural } from '../../lib/format';
 import { collectDropped, dragHasFiles, takeDropped } from './dropFiles';
 import { ImportPanel } from './ImportPanel';
-import { filterClassId, type ImageFilter } from './ThumbGrid';
+import { filterClassId, type ImageFilter } from './imageFilter';
 import { LabelingPanels } from '../labeling/LabelingPanels';
 import { LabelingWorkspace } from '../labeling/LabelingWorkspace';
 import { uploadLabel, useImport } from './useImport';

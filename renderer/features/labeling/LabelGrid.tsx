@@ -1,6 +1,6 @@
 /**
  * The labeling grid: the dataset page's virtualized, paged thumbnail grid (same layout maths
- * and page cache as datasets/ThumbGrid) plus multi-selection — click, shift-click range,
+ * and page cache helpers in lib/) plus multi-selection — click, shift-click range,
  * ctrl/cmd-click toggle, rubber-band drag — and labels shown optimistically before the server
  * answers. Only the rows in view exist in the DOM, so it stays smooth at 60,000 images.
  */
