@@ -1,22 +1,10 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Locator, Page } from '@playwright/test';
 import { makeFashionFolder } from '../scripts/make-fashion-folder';
+import { sharedPath } from '../test/shared';
 import { expect, test } from './studio';
-
-/**
- * ../shared/<relative> like test/shared.ts's sharedPath (skip with a message when missing, fail
- * under CI), which Playwright cannot load: its import.meta makes the file ESM to Playwright's loader.
- * Specs run from the repository root.
- */
-function sharedPath(relative: string): string | undefined {
-  const full = resolve('..', 'shared', relative);
-  if (existsSync(full)) return full;
-  if (process.env.CI) throw new Error(`${full} is missing: CI must provide the shared test data`);
-  console.warn(`SKIPPED: ${full} not found; tests that need it are skipped (they fail when CI is set)`);
-  return undefined;
-}
 
 /** A section link of the sidebar (breadcrumbs link the same places). */
 const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name });

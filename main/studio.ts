@@ -40,7 +40,7 @@ export function createStudio(options: StudioOptions) {
     events,
     datasets: createDatasetService(store, media),
     imports: createImportService(store, media, events),
-    labeling: createLabelingService(store),
+    labeling: createLabelingService(store, events),
     runs: createRunService(store, media, events, options.dataDir, options.worker),
     info: async (): Promise<AppInfo> => ({
       version: options.version,

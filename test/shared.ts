@@ -2,9 +2,9 @@
 // Missing data skips the tests that need it with a clear message, except under CI, where it fails.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// __dirname, not import.meta: Playwright loads this file as CommonJS, vitest as either.
+const repoRoot = path.resolve(__dirname, '..');
 
 /** Absolute path of ../shared/<relative>, or undefined (after a warning) when it is absent. */
 export function sharedPath(relative: string): string | undefined {

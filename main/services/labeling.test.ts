@@ -36,6 +36,8 @@ describe('labeling service', () => {
     const unlabeled = ids({ classId: null });
     expect(unlabeled).toHaveLength(3);
     const two = classId('2');
+    const refreshes: number[] = [];
+    studio.events.subscribe((event, payload) => event === 'datasets.changed' && refreshes.push((payload as { datasetId: number }).datasetId));
 
     expect(labeling.setLabels(datasetId, unlabeled.slice(0, 2), two)).toEqual({ imageIds: unlabeled.slice(0, 2), canUndo: true, canRedo: false });
     // Relabelling images already in that class changes nothing and records nothing.
@@ -52,6 +54,8 @@ describe('labeling service', () => {
     expect(labeling.undo(datasetId)).toEqual({ imageIds: [], canUndo: false, canRedo: true });
     labeling.redo(datasetId);
     expect(ids({ classId: two })).toHaveLength(4);
+    // Every action that changed labels told the other windows; no-ops did not.
+    expect(refreshes).toEqual([datasetId, datasetId, datasetId, datasetId, datasetId]);
     // A new action clears the redo stack.
     expect(labeling.setLabels(datasetId, [unlabeled[0]!], null).canRedo).toBe(false);
   });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ClassSummary, LabelChange, ParsedInput, Split } from '../../preload/api';
 import type { Store } from '../store';
 import { notFound, ServiceError } from './errors';
+import type { EventBus } from './events';
 
 /** One user action on labels: enough to undo and redo it exactly. */
 interface LabelAction {
@@ -16,7 +17,12 @@ const SPLITS: Split[] = ['train', 'val', 'test'];
 /** A stable pseudo-random rank per image: the same seed and bytes always give the same order. */
 const rank = (seed: number, hash: string) => createHash('sha256').update(`${seed}:${hash}`).digest().readUInt32BE(0);
 
-export function createLabelingService(store: Store) {
+export function createLabelingService(store: Store, events: EventBus) {
+  // Every change tells other windows (and the other shell) to refresh the dataset.
+  const notify = <T>(datasetId: number, result: T): T => {
+    events.emit('datasets.changed', { datasetId });
+    return result;
+  };
   const history = new Map<number, { undo: LabelAction[]; redo: LabelAction[] }>();
   const historyOf = (datasetId: number) => {
     let h = history.get(datasetId);
@@ -70,7 +76,7 @@ export function createLabelingService(store: Store) {
         if (h.undo.length > HISTORY_LIMIT) h.undo.shift();
         h.redo = [];
       }
-      return change(datasetId, changed);
+      return changed.length > 0 ? notify(datasetId, change(datasetId, changed)) : change(datasetId, changed);
     },
     undo(datasetId: number): LabelChange {
       requireDataset(datasetId);
@@ -79,7 +85,7 @@ export function createLabelingService(store: Store) {
       if (!action) return change(datasetId, []);
       apply(action.imageIds, action.before);
       h.redo.push(action);
-      return change(datasetId, action.imageIds);
+      return notify(datasetId, change(datasetId, action.imageIds));
     },
     redo(datasetId: number): LabelChange {
       requireDataset(datasetId);
@@ -88,17 +94,17 @@ export function createLabelingService(store: Store) {
       if (!action) return change(datasetId, []);
       apply(action.imageIds, action.after);
       h.undo.push(action);
-      return change(datasetId, action.imageIds);
+      return notify(datasetId, change(datasetId, action.imageIds));
     },
 
     createClass(datasetId: number, name: string, color?: string): ClassSummary {
       requireDataset(datasetId);
-      return classSummary(store.datasets.createClass(datasetId, name, color));
+      return notify(datasetId, classSummary(store.datasets.createClass(datasetId, name, color)));
     },
     updateClass(id: number, name?: string, color?: string): ClassSummary {
       const found = requireClass(id);
       store.datasets.updateClass(id, name ?? found.name, color ?? found.color);
-      return classSummary(id);
+      return notify(found.datasetId, classSummary(id));
     },
     /** Moves every image of source into target, then removes source. Clears undo history (ids changed meaning). */
     mergeClasses(sourceId: number, targetId: number): { moved: number } {
@@ -111,14 +117,14 @@ export function createLabelingService(store: Store) {
         return n;
       });
       history.delete(source.datasetId);
-      return { moved };
+      return notify(source.datasetId, { moved });
     },
     async deleteClass(id: number, images: 'unlabel' | 'delete', sweep: () => Promise<unknown>) {
       const found = requireClass(id);
       store.transaction(() => store.datasets.deleteClass(id, images === 'delete'));
       history.delete(found.datasetId);
       if (images === 'delete') await sweep();
-      return { deleted: true as const };
+      return notify(found.datasetId, { deleted: true as const });
     },
 
     /**
@@ -151,13 +157,13 @@ export function createLabelingService(store: Store) {
           }
         }
       });
-      return store.labels.splitCounts(input.datasetId);
+      return notify(input.datasetId, store.labels.splitCounts(input.datasetId));
     },
     setSplit(datasetId: number, imageIds: number[], split: Split) {
       requireDataset(datasetId);
       const ids = requireImages(datasetId, imageIds);
       store.transaction(() => ids.forEach((id) => store.labels.setSplit(id, split, true)));
-      return store.labels.splitCounts(datasetId);
+      return notify(datasetId, store.labels.splitCounts(datasetId));
     },
     setCaption(imageId: number, text: string) {
       if (store.labels.labelsOf([imageId]).size === 0) throw notFound(`Image ${imageId}`);
