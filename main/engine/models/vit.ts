@@ -303,9 +303,12 @@ export function selectPosEmbed(pos: tf.Tensor2D, config: Pick<VitConfig, 'imageS
   if (top < 0 || left < 0 || top + gh > g || left + gw > g) {
     throw new Error(`crop ${gh}×${gw} at (${top}, ${left}) lies outside the ${g}×${g} patch grid`);
   }
-  const rows = [0];
-  for (let r = 0; r < gh; r++) for (let c = 0; c < gw; c++) rows.push(1 + (top + r) * g + left + c);
-  return tf.gather(pos, rows);
+  const d = pos.shape[1];
+  // One contiguous slice per crop row rather than tf.gather: gather's gradient (training the
+  // table, as full fine-tuning does) needs UnsortedSegmentSum, which tfjs-wasm lacks.
+  const rows: tf.Tensor2D[] = [tf.slice(pos, [0, 0], [1, d])];
+  for (let r = 0; r < gh; r++) rows.push(tf.slice(pos, [1 + (top + r) * g + left, 0], [gw, d]));
+  return tf.concat(rows, 0);
 }
 
 export type PosEmbedInterpolation = 'bilinear' | 'bicubic';

@@ -63,7 +63,11 @@ export async function saveCheckpoint(
 ): Promise<SavedCheckpoint> {
   const tensors: Record<string, HostTensor> = {};
   const add = (key: string, t: tf.Tensor) => {
-    tensors[key] = { dtype: 'float32', shape: [...t.shape], data: t.dataSync() as Float32Array };
+    // Int32 tensors (index buffers of sparse methods) stay exact as I32.
+    tensors[key] =
+      t.dtype === 'int32'
+        ? { dtype: 'int32', shape: [...t.shape], data: t.dataSync() as Int32Array }
+        : { dtype: 'float32', shape: [...t.shape], data: t.dataSync() as Float32Array };
   };
   for (const [name, t] of Object.entries(state.trainable)) add(`param/${name}`, t);
   for (const [slot, byName] of Object.entries(state.optimizer.slots)) for (const [name, t] of Object.entries(byName)) add(`opt/${slot}/${name}`, t);
@@ -123,7 +127,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const trainable: NamedTensors = {};
   const slots: Record<string, NamedTensors> = {};
   for (const [key, h] of tensors) {
-    const t = tf.tensor(h.data, h.shape, 'float32');
+    const t = tf.tensor(h.data, h.shape, h.dtype);
     if (key.startsWith('param/')) trainable[key.slice('param/'.length)] = t;
     else {
       const m = /^opt\/([^/]+)\/(.+)$/.exec(key);

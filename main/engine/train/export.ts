@@ -12,7 +12,13 @@ import type { NamedTensors, PeftMethod } from '../methods/types';
 
 async function toHost(tensors: NamedTensors): Promise<Record<string, HostTensor>> {
   const out: Record<string, HostTensor> = {};
-  for (const [k, t] of Object.entries(tensors)) out[k] = { dtype: 'float32', shape: [...t.shape], data: (await t.data()) as Float32Array };
+  for (const [k, t] of Object.entries(tensors)) {
+    // Int32 adapter tensors (sparse methods' indices) are written as I32, everything else as F32.
+    out[k] =
+      t.dtype === 'int32'
+        ? { dtype: 'int32', shape: [...t.shape], data: (await t.data()) as Int32Array }
+        : { dtype: 'float32', shape: [...t.shape], data: (await t.data()) as Float32Array };
+  }
   return out;
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -232,6 +232,28 @@ describe('trainer', () => {
       expect(Math.abs(cachedRun.summary.valLoss! - direct.summary.valLoss!)).toBeLessThan(1e-4);
     },
   );
+
+  it.each(listMethods().map((m) => m.name))('%s trains through the Trainer, resumes exactly, exports, leaks nothing', async (name) => {
+    const s = spec({ method: name, steps: 4, evalEvery: 4, checkpointEvery: 2, augment: { flip: false, cropScale: null, colorJitter: 0 } });
+    const before = tf.memory().numTensors;
+    const whole = new Map<number, number>();
+    const a = await new Trainer({ model, dataset, spec: s, outDir: path.join(dir, `all-${name}`), onEvent: (e) => void (e.type === 'step' && whole.set(e.step, e.loss)) }).run();
+    expect(a.steps).toBe(4);
+    expect([...whole.values()].every(Number.isFinite)).toBe(true);
+    expect(existsSync(path.join(a.adapterDir!, 'adapter_model.safetensors'))).toBe(true);
+    expect(a.modelDir !== null).toBe(getMethod(name).merge !== undefined);
+    const resumed = new Map<number, number>();
+    await new Trainer({
+      model,
+      dataset,
+      spec: s,
+      outDir: path.join(dir, `all-${name}-resumed`),
+      resume: path.join(dir, `all-${name}`, 'checkpoints', 'step-00000002'),
+      onEvent: (e) => void (e.type === 'step' && resumed.set(e.step, e.loss)),
+    }).run();
+    expect([...resumed]).toEqual([...whole].slice(2));
+    expect(tf.memory().numTensors).toBe(before);
+  });
 
   it('resuming in a fresh trainer reproduces the uninterrupted losses exactly (LoRA, dropout, augmentation)', async () => {
     const s = spec({ methodOptions: { r: 2, dropout: 0.2, targets: 'qkv,fc1' }, augment: { flip: true, cropScale: 0.5, colorJitter: 0.3 } });

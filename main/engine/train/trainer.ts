@@ -173,6 +173,10 @@ export class Trainer {
     // A feature-cacheable method defaults to no augmentation: the cache is its whole speed-up.
     const aug: AugmentConfig = spec.augment ?? (method.featureCacheable ? NO_AUGMENT : defaultAugment(config.numChannels));
     const cached = spec.cacheFeatures && isIdentity(aug) ? cachedForward(method, options, base, config) : undefined;
+    // Int32 buffers (SaRA's indices) ride along in the trainable set but are never differentiated
+    // nor optimised.
+    const buffers = method.buffers?.(config, options) ?? new Map<string, number[]>();
+    const optimised = (t: NamedTensors): NamedTensors => Object.fromEntries(Object.entries(t).filter(([k]) => !buffers.has(k)));
     const useCache = cached !== undefined;
 
     const all = Array.from({ length: dataset.length }, (_, i) => i);
@@ -199,7 +203,7 @@ export class Trainer {
       const problem =
         specMismatch(ck.spec, spec) ??
         (ck.classes.join('\n') !== classes.join('\n') ? 'the data set classes differ' : undefined) ??
-        shapeMismatch(ck.state.trainable, trainableShapes(method, config, options));
+        shapeMismatch(ck.state.trainable, new Map([...trainableShapes(method, config, options), ...buffers]));
       if (problem) {
         tf.dispose([...Object.values(ck.state.trainable), ...Object.values(ck.state.optimizer.slots).flatMap((s) => Object.values(s))]);
         throw new Error(`cannot resume from ${ck.dir}: ${problem}`);
@@ -210,7 +214,7 @@ export class Trainer {
     } else {
       rng = Rng.fromSeed(spec.seed);
       trainable = initTrainable(method, base, config, options, rng);
-      opt = initOptimizerState(optConfig, trainable);
+      opt = initOptimizerState(optConfig, optimised(trainable));
       data = { epoch: 0, order: rng.shuffle([...train]), cursor: 0 };
       step = 0;
     }
@@ -219,7 +223,7 @@ export class Trainer {
     const canonical = vitParamShapes(config);
     const totalParams =
       [...canonical.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0) +
-      Object.entries(trainable)
+      Object.entries(optimised(trainable))
         .filter(([k]) => !canonical.has(k))
         .reduce((n, [, t]) => n + t.size, 0);
     const samples = new Samples(dataset, input);
@@ -275,28 +279,32 @@ export class Trainer {
           ? undefined
           : await samples.batch(indices, isIdentity(aug) ? undefined : (x) => augment(x, config.imageSize, config.numChannels, aug, input.preprocess, rng));
         const lr = learningRate(step, schedule);
-        const names = Object.keys(trainable);
+        const params = optimised(trainable);
+        const names = Object.keys(params);
         const result = tf.tidy(() => {
           const y = tf.tensor1d(labels, 'int32');
-          const xs = batch ? tf.tensor4d(batch.images, batch.shape) : undefined;
+          let xs = batch ? tf.tensor4d(batch.images, batch.shape) : undefined;
+          // Patch-based methods train on one random crop window of the batch per step.
+          const sampled = xs && method.sampleCrop ? method.sampleCrop(xs, config, options, rng) : undefined;
+          if (sampled) xs = sampled.images;
           const rows = trainCache ? gatherRows(trainCache, indices) : undefined;
           const lossOf = (...ts: tf.Tensor[]) => {
-            const t = Object.fromEntries(names.map((n, i) => [n, ts[i]!]));
+            const t = { ...trainable, ...Object.fromEntries(names.map((n, i) => [n, ts[i]!])) };
             const logits = rows
               ? cached!.logits(t, rows)
-              : vitForward(forwardParams(base, t), config, xs!, method.hooks(t, config, options, { training: true, rng }));
+              : vitForward(forwardParams(base, t), config, xs!, method.hooks(t, config, options, { training: true, rng, crop: sampled?.crop }));
             const task = crossEntropy(logits, y, spec.labelSmoothing);
-            return method.penalty ? tf.add(task, method.penalty(t, config, options)) : task;
+            return method.penalty ? tf.add(task, method.penalty(t, config, options, rng)) : task;
           };
-          const { value, grads } = tf.valueAndGrads(lossOf)(names.map((n) => trainable[n]!));
+          const { value, grads } = tf.valueAndGrads(lossOf)(names.map((n) => params[n]!));
           const clipped = spec.clipNorm === null ? grads : clipByGlobalNorm(grads, spec.clipNorm).grads;
-          const update = optimizerStep(optConfig, trainable, Object.fromEntries(names.map((n, i) => [n, clipped[i]!])), opt, lr);
+          const update = optimizerStep(optConfig, params, Object.fromEntries(names.map((n, i) => [n, clipped[i]!])), opt, lr);
           return { loss: value, params: update.params, slots: update.state.slots, t: update.state.t };
         });
-        const old = { trainable, opt };
-        trainable = result.params;
+        const old = { params, opt };
+        trainable = { ...trainable, ...result.params };
         opt = { t: result.t, slots: result.slots };
-        tf.dispose(Object.values(old.trainable));
+        tf.dispose(Object.values(old.params));
         disposeOptimizerState(old.opt);
         step++;
         const replaced = method.afterStep?.(step, trainable, base, config, options);
