@@ -54,14 +54,17 @@ export async function readImageFolder(root: string, modelClasses?: readonly stri
     length: files.length,
     label: (i) => labels[i]!,
     id: (i) => files[i]!,
-    load: async (i, spec) => {
-      try {
-        return await decodeImage(files[i]!, spec);
-      } catch (err) {
-        throw new Error(`${files[i]}: cannot decode (${(err as Error).message.split('\n')[0]})`);
-      }
-    },
+    load: (i, spec) => decodeFile(files[i]!, spec),
   };
+}
+
+/** Decodes one image file as model input; a failure names the file, in one line. */
+export async function decodeFile(file: string, spec: InputSpec): Promise<Float32Array> {
+  try {
+    return await decodeImage(file, spec);
+  } catch (err) {
+    throw new Error(`${file}: cannot decode (${(err as Error).message.split('\n')[0]})`, { cause: err });
+  }
 }
 
 /** Finds `<prefix>-images-idx3-ubyte[.gz]` + `<prefix>-labels-idx1-ubyte[.gz]` pairs in a folder. */

@@ -2,8 +2,7 @@
 // their labels, and the split each belongs to, so the trainer uses the user's own splits.
 import { promises as fs } from 'node:fs';
 import { z } from 'zod';
-import { decodeImage } from './decode';
-import type { ImageDataset } from './dataset';
+import { decodeFile, type ImageDataset } from './dataset';
 
 export const manifestSchema = z
   .object({
@@ -29,13 +28,7 @@ export function manifestDataset(manifest: DatasetManifest, split?: 'train' | 'va
     length: items.length,
     label: (i) => items[i]!.label,
     id: (i) => items[i]!.file,
-    load: async (i, spec) => {
-      try {
-        return await decodeImage(items[i]!.file, spec);
-      } catch (err) {
-        throw new Error(`${items[i]!.file}: cannot decode (${(err as Error).message.split('\n')[0]})`);
-      }
-    },
+    load: (i, spec) => decodeFile(items[i]!.file, spec),
   };
 }
 
