@@ -12,8 +12,9 @@ export interface RunningStudio {
 }
 
 /** Starts the built remote shell on a fresh data folder, as `npm start` would, and stops it after. */
-export async function startStudio(): Promise<{ studio: RunningStudio; stop: () => Promise<void> }> {
-  const home = mkdtempSync(join(tmpdir(), 'studio-e2e-'));
+export async function startStudio(
+  home = mkdtempSync(join(tmpdir(), 'studio-e2e-')),
+): Promise<{ studio: RunningStudio; stop: () => Promise<void> }> {
   const child: ChildProcess = spawn(process.execPath, ['out/main/remote.js'], {
     env: { ...process.env, PEFT_STUDIO_HOME: home, PEFT_STUDIO_PORT: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
