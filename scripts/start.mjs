@@ -27,14 +27,26 @@ function needsBuild() {
   return Math.max(...sources, statSync(join(root, 'package.json')).mtimeMs) > built;
 }
 
-/** The Electron binary's path, or why there is none (its npm package downloads it lazily). */
+/**
+ * The Electron binary's path, or why there is none. Resolving the `electron` package downloads
+ * the binary on first use; that runs in a child whose output is kept, so a machine that cannot
+ * download it gets one line from us instead of the downloader's stack trace.
+ */
 function electronBinary() {
+  let entry;
   try {
-    const path = createRequire(import.meta.url)('electron');
-    return typeof path === 'string' && existsSync(path) ? { path } : { why: 'its binary is not installed' };
-  } catch (error) {
-    return { why: String(error.message).split('\n')[0] };
+    entry = createRequire(import.meta.url).resolve('electron');
+  } catch {
+    return { why: 'the electron package is not installed' };
   }
+  const probe = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(entry)}))`], {
+    encoding: 'utf8',
+    timeout: 10 * 60_000,
+  });
+  const path = probe.status === 0 ? probe.stdout.trim() : '';
+  if (path && existsSync(path)) return { path };
+  const detail = (probe.stderr || '').split('\n').find((line) => /^\w*Error: /.test(line))?.replace(/^\w*Error: /, '').trim();
+  return { why: `its binary could not be downloaded${detail ? `: ${detail}` : ''}` };
 }
 
 if (needsBuild()) {
