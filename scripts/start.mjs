@@ -24,7 +24,8 @@ function needsBuild() {
   if (!outputs.every((path) => existsSync(path))) return true;
   const built = Math.min(...outputs.map((path) => statSync(path).mtimeMs));
   const sources = ['main', 'preload', 'renderer'].map((dir) => newestSource(join(root, dir)));
-  return Math.max(...sources, statSync(join(root, 'package.json')).mtimeMs) > built;
+  const configs = ['package.json', 'electron.vite.config.ts'].map((file) => statSync(join(root, file)).mtimeMs);
+  return Math.max(...sources, ...configs) > built;
 }
 
 /**
