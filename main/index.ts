@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, type WebFrameMain } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, session } from 'electron';
 import { IPC_EVENT, IPC_INVOKE, isContentHash, MEDIA_SCHEME, type MediaKind } from '../preload/api';
 import { serveRemote } from './remote/serve';
 import { defaultDataDir } from './services/paths';
 import { createStudio, createStudioDispatch } from './studio';
+import { isTrustedSender } from './trusted-sender';
 import { createMainWindow } from './window';
 
 // The one place where the Electron shell is wired: store + services, IPC, media protocol, window.
@@ -14,11 +15,6 @@ protocol.registerSchemesAsPrivileged([{ scheme: MEDIA_SCHEME, privileges: { stan
 const rendererIndex = join(__dirname, '../renderer/index.html');
 const rendererUrl = process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(rendererIndex).href;
 
-/** Only our own page may call the API: not an iframe, not a page navigated to by accident. */
-function isTrustedSender(frame: WebFrameMain | null): boolean {
-  if (!frame || frame.parent) return false;
-  return frame.url.split(/[?#]/)[0] === rendererUrl.split(/[?#]/)[0];
-}
 
 async function start() {
   await app.whenReady();
@@ -38,7 +34,7 @@ async function start() {
   const dispatch = createStudioDispatch(studio);
 
   ipcMain.handle(IPC_INVOKE, async (event, channel: unknown, input: unknown) => {
-    if (!isTrustedSender(event.senderFrame)) {
+    if (!isTrustedSender(event.senderFrame, rendererUrl)) {
       return { ok: false, error: { code: 'unavailable', message: 'Calls are accepted from the studio window only.' } };
     }
     return dispatch(String(channel), input);
