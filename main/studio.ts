@@ -4,6 +4,7 @@ import type { AppInfo, BackendInfo } from '../preload/api';
 import { openStore } from './store';
 import { createDispatch, createHandlers } from './services/api';
 import { createDatasetService } from './services/datasets';
+import { createEvaluationService } from './services/evaluation';
 import { createEventBus } from './services/events';
 import { createImportService } from './services/imports';
 import { createLabelingService } from './services/labeling';
@@ -42,6 +43,7 @@ export function createStudio(options: StudioOptions) {
     imports: createImportService(store, media, events),
     labeling: createLabelingService(store, events),
     runs: createRunService(store, media, events, options.dataDir, options.worker),
+    evaluation: createEvaluationService(store, media, options.dataDir),
     info: async (): Promise<AppInfo> => ({
       version: options.version,
       shell: options.shell,

@@ -112,6 +112,8 @@ export const inputSchemas = {
   'runs.metrics': z.object({ id, name: z.string().min(1).max(100), afterStep: z.number().int().min(-1).default(-1) }).strict(),
   'runs.stop': z.object({ id }).strict(),
   'runs.resume': z.object({ id }).strict(),
+  /** Scores a finished run's model on its validation images, the dataset's test split, or both. */
+  'runs.evaluate': z.object({ id, split: z.enum(['val', 'test', 'all']) }).strict(),
   'imports.start': z.object({ datasetId: id, source: importSource }).strict(),
   'imports.get': z.object({ id }).strict(),
   'imports.list': z.object({ datasetId: id }).strict(),
@@ -292,6 +294,39 @@ export interface MetricPointOut {
   time: number;
 }
 
+export type EvaluationSplit = 'val' | 'test' | 'all';
+
+export interface EvaluationClassScore {
+  name: string;
+  /** Null when the model never predicted this class. */
+  precision: number | null;
+  /** Null when the split has no image of this class. */
+  recall: number | null;
+  support: number;
+}
+
+export interface EvaluationPrediction {
+  imageHash: string;
+  fileName: string;
+  /** Indices into RunEvaluation.classes. */
+  label: number;
+  pred: number;
+  /** Softmax probability of the predicted class. */
+  confidence: number;
+}
+
+export interface RunEvaluation {
+  runId: number;
+  split: EvaluationSplit;
+  n: number;
+  accuracy: number;
+  classes: string[];
+  perClass: EvaluationClassScore[];
+  /** confusion[true][pred]. */
+  confusion: number[][];
+  predictions: EvaluationPrediction[];
+}
+
 export interface ApiOutputs {
   'app.info': AppInfo;
   'app.pickFolder': string | null;
@@ -320,6 +355,7 @@ export interface ApiOutputs {
   'runs.metrics': MetricPointOut[];
   'runs.stop': RunSummary;
   'runs.resume': RunSummary;
+  'runs.evaluate': RunEvaluation;
   'imports.start': ImportStarted;
   'imports.get': ImportReport;
   'imports.list': ImportReport[];

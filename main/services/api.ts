@@ -39,6 +39,7 @@ export function createHandlers(studio: Studio): Handlers {
     'runs.metrics': ({ id, name, afterStep }) => runs.metrics(id, name, afterStep),
     'runs.stop': ({ id }) => runs.stop(id),
     'runs.resume': ({ id }) => runs.resume(id),
+    'runs.evaluate': ({ id, split }) => studio.evaluation.evaluate(id, split),
     'imports.start': ({ datasetId, source }) => imports.start(datasetId, source),
     'imports.get': ({ id }) => imports.get(id),
     'imports.list': ({ datasetId }) => imports.list(datasetId),
