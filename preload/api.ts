@@ -111,6 +111,7 @@ export const inputSchemas = {
   'runs.get': z.object({ id }).strict(),
   'runs.metrics': z.object({ id, name: z.string().min(1).max(100), afterStep: z.number().int().min(-1).default(-1) }).strict(),
   'runs.stop': z.object({ id }).strict(),
+  'runs.pause': z.object({ id }).strict(),
   'runs.resume': z.object({ id }).strict(),
   /** Scores a finished run's model on its validation images, the dataset's test split, or both. */
   'runs.evaluate': z.object({ id, split: z.enum(['val', 'test', 'all']) }).strict(),
@@ -354,6 +355,7 @@ export interface ApiOutputs {
   'runs.get': RunDetail;
   'runs.metrics': MetricPointOut[];
   'runs.stop': RunSummary;
+  'runs.pause': RunSummary;
   'runs.resume': RunSummary;
   'runs.evaluate': RunEvaluation;
   'imports.start': ImportStarted;

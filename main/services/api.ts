@@ -38,6 +38,7 @@ export function createHandlers(studio: Studio): Handlers {
     'runs.get': ({ id }) => runs.get(id),
     'runs.metrics': ({ id, name, afterStep }) => runs.metrics(id, name, afterStep),
     'runs.stop': ({ id }) => runs.stop(id),
+    'runs.pause': ({ id }) => runs.stop(id, 'paused'),
     'runs.resume': ({ id }) => runs.resume(id),
     'runs.evaluate': ({ id, split }) => studio.evaluation.evaluate(id, split),
     'imports.start': ({ datasetId, source }) => imports.start(datasetId, source),

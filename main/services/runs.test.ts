@@ -54,15 +54,15 @@ describe('run service', () => {
     expect(studio.store.runs.latestCheckpoint(created.id)?.step).toBe(8);
   });
 
-  it('stop keeps the run resumable; resume continues from the checkpoint to the end without duplicate points', async () => {
+  it('pause checkpoints and keeps the run resumable; resume continues from the checkpoint to the end without duplicate points', async () => {
     const { studio, datasetId, modelId, until } = await setup();
     const created = await studio.runs.create({ datasetId, modelId, method: 'lora', steps: 24, ...spec });
     await until((r) => r.id === created.id && r.step >= 5);
-    studio.runs.stop(created.id);
+    studio.runs.stop(created.id, 'paused');
     await studio.runs.idle();
-    const stopped = studio.runs.get(created.id);
-    expect(stopped.status).toBe('stopped');
-    expect(stopped.step).toBeLessThan(24);
+    const paused = studio.runs.get(created.id);
+    expect(paused.status).toBe('paused');
+    expect(paused.step).toBeLessThan(24);
 
     studio.runs.resume(created.id);
     await studio.runs.idle();

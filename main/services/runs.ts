@@ -22,7 +22,8 @@ const FLUSH_MS = 250;
 
 interface LiveRun {
   child: ChildProcess;
-  stopRequested: boolean;
+  /** What the run becomes once the worker has checkpointed and left: stopped, or paused (to be resumed). */
+  stopRequested: false | 'stopped' | 'paused';
   finished: boolean;
   buffer: MetricPoint[];
   timer: NodeJS.Timeout | null;
@@ -123,7 +124,7 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
         flush(id);
         live.get(id)!.finished = true;
         store.runs.mergeInfo(id, { summary: message.summary });
-        store.runs.setStatus(id, message.summary.stopped ? 'stopped' : 'done');
+        store.runs.setStatus(id, message.summary.stopped ? live.get(id)!.stopRequested || 'stopped' : 'done');
         return progress(id);
       }
       case 'error':
@@ -158,7 +159,7 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
       if (state.finished) return;
       // The worker died without saying why (killed, out of memory): never leave the run "running".
       const lastLine = state.stderr.trim().split('\n').at(-1);
-      if (state.stopRequested) store.runs.setStatus(run.id, 'stopped');
+      if (state.stopRequested) store.runs.setStatus(run.id, state.stopRequested);
       else store.runs.setStatus(run.id, 'failed', lastLine || `the training process ended (${signal ?? `exit code ${code}`})`);
       progress(run.id);
     });
@@ -219,11 +220,12 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
       requireRun(id);
       return store.runs.series(id, name, '', afterStep);
     },
-    stop(id: number): RunSummary {
+    /** Checkpoints after the current step and ends the worker; `paused` says the user means to resume. */
+    stop(id: number, as: 'stopped' | 'paused' = 'stopped'): RunSummary {
       const run = requireRun(id);
       const state = live.get(id);
       if (!state) throw new ServiceError('conflict', `Run ${run.name} is not training.`);
-      state.stopRequested = true;
+      state.stopRequested = as;
       state.child.send({ type: 'stop' } satisfies WorkerRequest);
       return summaryOf(run);
     },

@@ -63,7 +63,7 @@ export function parseOption(text: string, defaultValue: unknown): unknown {
 // ---------- progress ----------
 
 export const ACTIVE: readonly RunStatus[] = ['queued', 'running', 'paused'];
-export const RESUMABLE: readonly RunStatus[] = ['stopped', 'failed', 'interrupted'];
+export const RESUMABLE: readonly RunStatus[] = ['stopped', 'paused', 'failed', 'interrupted'];
 export const isActive = (status: RunStatus) => ACTIVE.includes(status);
 export const isResumable = (status: RunStatus) => RESUMABLE.includes(status);
 
