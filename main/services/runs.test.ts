@@ -72,7 +72,7 @@ describe('run service', () => {
     expect(steps).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
   });
 
-  it('a killed training process leaves the run failed (never running) and resumable', async () => {
+  it('a killed training process leaves the run failed (never running); resuming logs the same losses as an uninterrupted run', async () => {
     const { studio, datasetId, modelId, until } = await setup();
     const created = await studio.runs.create({ datasetId, modelId, method: 'lora', steps: 20, ...spec });
     await until((r) => r.id === created.id && r.step >= 6);
@@ -86,7 +86,13 @@ describe('run service', () => {
     studio.runs.resume(created.id);
     await studio.runs.idle();
     expect(studio.runs.get(created.id).status).toBe('done');
-    expect(studio.runs.metrics(created.id, 'loss', -1).map((p) => p.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const resumed = studio.runs.metrics(created.id, 'loss', -1);
+    expect(resumed.map((p) => p.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+
+    // The same run, never interrupted: every logged loss is the same number.
+    const clean = await studio.runs.create({ datasetId, modelId, method: 'lora', steps: 20, ...spec });
+    await studio.runs.idle();
+    expect(resumed.map((p) => p.value)).toEqual(studio.runs.metrics(clean.id, 'loss', -1).map((p) => p.value));
   });
 
   it('refuses a dataset with fewer than two labelled classes', async () => {
