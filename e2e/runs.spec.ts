@@ -95,6 +95,24 @@ test('train a LoRA run on Fashion-MNIST: live charts, stop, resume, finish, comp
   await expect(page.getByRole('button', { name: 'Resume' })).toHaveCount(0);
   await page.screenshot({ path: 'docs/screenshots/run.png' });
 
+  // Evaluation of the finished run on its validation images: accuracy, per-class table and a
+  // confusion matrix whose cells open the images behind them.
+  await page.getByTestId('eval-split').selectOption('val');
+  await page.getByTestId('eval-run').click();
+  await expect(page.getByTestId('eval-accuracy')).toHaveText(/%/, { timeout: 60_000 });
+  const cells = page.locator('[data-testid^="confusion-cell-"]');
+  await expect(cells).toHaveCount(9);
+  const counts = (await cells.allTextContents()).map(Number);
+  // 20 % of 12 images per class, held out per class: 2 × 3.
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(6);
+  const filled = counts.findIndex((c) => c > 0);
+  await cells.nth(filled).click();
+  await expect(page.getByTestId('eval-images').getByTestId('eval-image')).toHaveCount(counts[filled]!);
+  await page.setViewportSize({ width: 1360, height: 1500 });
+  await page.getByTestId('eval-panel').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: 'docs/screenshots/evaluation.png' });
+  await page.setViewportSize({ width: 1360, height: 860 });
+
   // A second, quicker run with a smaller rank, then both compared.
   await startRun(page, { name: 'LoRA r2', steps: 10, r: 2 });
   await expect(status).toHaveText('done', { timeout: 90_000 });

@@ -7,6 +7,7 @@ import { EmptyState, Loading } from '../../components/EmptyState';
 import { ProgressBar } from '../../components/ProgressBar';
 import { errorMessage } from '../../lib/errors';
 import { formatCount, formatDateTime, formatInt } from '../../lib/format';
+import { EvaluationPanel } from './EvaluationPanel';
 import { MetricChart } from './MetricChart';
 import {
   etaSeconds,
@@ -189,6 +190,8 @@ export function RunPage({ runId }: { runId: number }) {
       </dl>
 
       <RunCharts series={series} version={version} />
+
+      <EvaluationPanel run={run} />
 
       <details className="run-config">
         <summary>Configuration</summary>
