@@ -35,12 +35,14 @@ export function createStudio(options: StudioOptions) {
     (backend ??= import('./engine/backend')
       .then(({ initBackend }) => initBackend())
       .catch((error: unknown) => ({ name: 'none', reason: error instanceof Error ? error.message : String(error) })));
+  const imports = createImportService(store, media, events);
+  let startupSweep: Promise<unknown> = Promise.resolve();
   const studio = {
     store,
     media,
     events,
-    datasets: createDatasetService(store, media),
-    imports: createImportService(store, media, events),
+    datasets: createDatasetService(store, media, (hash) => imports.isPending(hash) || store.images.isHashReferenced(hash)),
+    imports,
     labeling: createLabelingService(store, events),
     runs: createRunService(store, media, events, options.dataDir, options.worker),
     evaluation: createEvaluationService(store, media, options.dataDir),
@@ -52,12 +54,15 @@ export function createStudio(options: StudioOptions) {
     }),
     pickFolder: async () => (options.pickFolder ? options.pickFolder() : null),
     async close() {
+      await startupSweep;
       studio.runs.killAll();
       studio.imports.cancelAll();
       await studio.imports.idle();
       store.close();
     },
   };
+  // Files a crash left without a row (or half-written temp files) go, in the background.
+  startupSweep = studio.datasets.sweepMedia().catch((error: unknown) => console.error('media sweep failed:', error));
   return studio;
 }
 

@@ -4,7 +4,8 @@ import type { ImageFilter } from '../store/images';
 import { notFound } from './errors';
 import type { MediaStore } from './media';
 
-export function createDatasetService(store: Store, media: MediaStore) {
+/** keep(hash): whether a media file is still needed (referenced by an image, or being imported). */
+export function createDatasetService(store: Store, media: MediaStore, keep: (hash: string) => boolean) {
   const summary = (id: number): DatasetSummary => {
     const dataset = store.datasets.get(id);
     if (!dataset) throw notFound(`Dataset ${id}`);
@@ -25,7 +26,7 @@ export function createDatasetService(store: Store, media: MediaStore) {
     async delete(id: number) {
       if (!store.datasets.delete(id)) throw notFound(`Dataset ${id}`);
       // Files shared with another dataset stay; the rest go with it.
-      await media.sweep(store.images.referencedHashes());
+      await media.sweep(keep);
       return { deleted: true as const };
     },
     images(datasetId: number, filter: ImageFilter, offset: number, limit: number) {
@@ -37,7 +38,7 @@ export function createDatasetService(store: Store, media: MediaStore) {
       return store.images.ids(datasetId, filter);
     },
     /** Removes files no image references any more. */
-    sweepMedia: async () => media.sweep(store.images.referencedHashes()),
+    sweepMedia: async () => media.sweep(keep),
   };
 }
 

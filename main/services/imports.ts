@@ -145,6 +145,8 @@ function describe(source: ImportSource): string {
 
 export function createImportService(store: Store, media: MediaStore, events: EventBus) {
   const running = new Map<string, AbortController>();
+  /** Hashes whose files are written but whose rows are not committed yet: a sweep must keep them. */
+  const uncommitted = new Set<string>();
 
   async function run(importId: number, datasetId: number, jobId: string, source: ImportSource, signal: AbortSignal) {
     const counts = { total: 0, processed: 0, added: 0, duplicates: 0, skipped: 0 };
@@ -180,6 +182,7 @@ export function createImportService(store: Store, media: MediaStore, events: Eve
       pending = [];
       store.transaction(() => {
         for (const item of batch) {
+          uncommitted.delete(item.hash);
           const classId = item.candidate.className ? store.datasets.ensureClass(datasetId, item.candidate.className) : null;
           const added = store.images.add({
             datasetId, hash: item.hash, byteSize: item.bytes, width: item.width, height: item.height,
@@ -220,6 +223,7 @@ export function createImportService(store: Store, media: MediaStore, events: Eve
           continue;
         }
         seen.add(hash);
+        uncommitted.add(hash);
         await media.put(hash, bytes, intake.thumbnail);
         const captionFile = captions.get(stemOf(candidate.path));
         const caption = captionFile ? (await captionFile.read()).toString().trim() : null;
@@ -269,6 +273,7 @@ export function createImportService(store: Store, media: MediaStore, events: Eve
       controller?.abort();
       return controller !== undefined;
     },
+    isPending: (hash: string): boolean => uncommitted.has(hash),
     cancelAll(): void {
       for (const controller of running.values()) controller.abort();
     },

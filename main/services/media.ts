@@ -33,8 +33,12 @@ export function createMediaStore(dataDir: string) {
         await writeFileAtomic(path, [bytes]);
       }
     },
-    /** Deletes files no image row references (after a dataset is deleted, or a crash). */
-    async sweep(referenced: Set<string>): Promise<number> {
+    /**
+     * Deletes files for which keep(hash) is false (after a dataset is deleted, or a crash), and
+     * temp files of interrupted writes. keep is asked per file, at that moment, so a file an
+     * import writes during the sweep is kept as long as keep knows about it.
+     */
+    async sweep(keep: (hash: string) => boolean): Promise<number> {
       let removed = 0;
       for (const [folder, suffix] of [['media', ''], ['thumbs', '.webp']] as const) {
         const root = join(dataDir, folder);
@@ -42,7 +46,7 @@ export function createMediaStore(dataDir: string) {
         for (const shard of shards) {
           for (const file of await readdir(join(root, shard)).catch(() => [] as string[])) {
             const hash = suffix ? file.slice(0, -suffix.length) : file;
-            if (!referenced.has(hash)) {
+            if (file.startsWith('.tmp') || file.startsWith('.') || !keep(hash)) {
               await rm(join(root, shard, file), { force: true });
               removed++;
             }

@@ -49,7 +49,7 @@ describe('store', () => {
     store.datasets.delete(datasetId);
     expect(store.db.prepare('SELECT COUNT(*) FROM labels').pluck().get()).toBe(0);
     expect(store.db.prepare('SELECT COUNT(*) FROM classes').pluck().get()).toBe(0);
-    expect(store.images.referencedHashes().size).toBe(0);
+    expect(store.images.isHashReferenced(hash)).toBe(false);
     store.close();
   });
 

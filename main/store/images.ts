@@ -74,7 +74,6 @@ export function createImagesRepo(db: Db) {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataset_id, hash) DO NOTHING RETURNING id`);
   const label = db.prepare<[number, number]>('INSERT OR REPLACE INTO labels (image_id, class_id) VALUES (?, ?)');
   const hashExists = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM images WHERE hash = ? LIMIT 1');
-  const allHashes = db.prepare<[], { hash: string }>('SELECT DISTINCT hash FROM images');
 
   return {
     /** Inserts the image (and its label) unless the dataset already holds these bytes; returns the new id or null. */
@@ -107,7 +106,6 @@ export function createImagesRepo(db: Db) {
         .pluck()
         .get(datasetId, JSON.stringify(ids)) as number,
     isHashReferenced: (hash: string): boolean => hashExists.get(hash) !== undefined,
-    referencedHashes: (): Set<string> => new Set(allHashes.all().map((r) => r.hash)),
   };
 }
 
