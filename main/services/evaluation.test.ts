@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../../preload/api';
 import { writeDigitFolder } from '../../test/digits';
 import { tempStudio } from '../../test/studio';
 import { maxSoftmax } from './evaluation';
@@ -63,6 +64,40 @@ describe('evaluation service', () => {
     const envelope = await dispatch('runs.evaluate', { id: run.id, split: 'test' });
     expect(envelope).toMatchObject({ ok: true, value: { runId: run.id, split: 'test', n: testCount } });
     expect(await dispatch('runs.evaluate', { id: run.id, split: 'train' })).toMatchObject({ ok: false, error: { code: 'validation' } });
+  });
+
+  it('a run stopped part-way is scored from its latest checkpoint merged into the base', async () => {
+    current = tempStudio();
+    const { studio } = current;
+    const folder = mkdtempSync(join(tmpdir(), 'studio-eval-data-'));
+    await writeDigitFolder(folder, { '0': 10, '1': 10 });
+    const datasetId = studio.datasets.create('zeros and ones').id;
+    await studio.imports.start(datasetId, { kind: 'folder', path: folder });
+    await studio.imports.idle();
+    const model = await importModel(studio.store, TINY_MODEL);
+    const run = await studio.runs.create({
+      datasetId, modelId: model.id, method: 'lora', steps: 400, methodOptions: {},
+      batchSize: 4, lr: 1e-2, seed: 3, valFraction: 0.2, evalEvery: 1, checkpointEvery: 50,
+    });
+    await new Promise<void>((resolve) => {
+      const stop = studio.events.subscribe((event, payload) => {
+        if (event === 'run.progress' && (payload as RunSummary).id === run.id && (payload as RunSummary).step >= 3) {
+          stop();
+          resolve();
+        }
+      });
+    });
+    studio.runs.stop(run.id);
+    await studio.runs.idle();
+    const stopped = studio.runs.get(run.id);
+    expect(stopped.status).toBe('stopped');
+    const result = await studio.evaluation.evaluate(run.id, 'val');
+    expect(result.n).toBe(stopped.info.valSize);
+    expect(result.confusion.flat().reduce((a, b) => a + b, 0)).toBe(result.n);
+    // The worker scored every step: its last validation accuracy came from the same images and weights.
+    const lastEval = studio.runs.metrics(run.id, 'val_accuracy', -1).at(-1)!;
+    expect(lastEval.step).toBe(stopped.step);
+    expect(result.accuracy).toBeCloseTo(lastEval.value!, 6);
   });
 
   it('a run without a model is a typed conflict', async () => {
