@@ -12,7 +12,7 @@
 //      with playwright-core: a fling through the whole grid, a steady scroll, jumps, then focus-view
 //      hotkey labeling and shift-click range labeling, each keystroke timed inside the page.
 // Every process it starts (studio, browser) is stopped and its temp folders removed at the end.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,7 @@ import { intakeImage } from '../main/services/image-intake';
 import { createMediaStore, sha256 } from '../main/services/media';
 import { openStore } from '../main/store';
 import { digitPng } from '../test/digits';
+import { spawnRemoteShell } from '../test/remote-shell';
 
 const ROOT = path.resolve(__dirname, '..');
 const TOTAL = 60_000;
@@ -181,13 +182,9 @@ const failed: string[] = [];
 const children = new Set<ChildProcess>();
 const stopping = new WeakSet<ChildProcess>();
 
-/** Starts the built remote shell on `home`, as e2e/studio.ts does. */
+/** Starts the built remote shell on `home`, tracked so a stop from outside is noticed. */
 async function startStudio(home: string): Promise<Studio> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'out/main/remote.js')], {
-    cwd: ROOT,
-    env: { ...process.env, PEFT_STUDIO_HOME: home, PEFT_STUDIO_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const { child, ready } = spawnRemoteShell(home);
   children.add(child);
   child.on('exit', (code, signal) => {
     children.delete(child);
@@ -195,22 +192,9 @@ async function startStudio(home: string): Promise<Studio> {
     outsideStops++;
     log(`the studio (pid ${child.pid}) was stopped from outside (${signal ?? `exit ${code}`})`);
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`the studio printed no URL in 30 s:\n${output}`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`the studio exited (${code}) before printing its URL:\n${output}`)));
-  });
-  const parsed = new URL(url);
+  const address = await ready;
   return {
-    url, origin: parsed.origin, token: parsed.searchParams.get('token')!,
+    ...address,
     alive: () => child.exitCode === null && child.signalCode === null,
     stop: () => stopChild(child),
   };
