@@ -72,6 +72,11 @@ export interface VitHooks {
   tokens?(block: number, x: tf.Tensor3D): tf.Tensor3D;
   /** Observes block i's output x [B, N, D] (side networks tap it; wrap in tf.stopGradient there). */
   blockOutput?(block: number, x: tf.Tensor3D): void;
+  /**
+   * Observes the attention probabilities of `blocks.{i}.attn` as [B, heads, N, N] (row: query,
+   * column: key; rows sum to 1). Explanations collect them (explain.ts, attention rollout).
+   */
+  attentionWeights?(name: string, weights: tf.Tensor4D): void;
   /** After the last block, before the final norm: x [B, N, D] → [B, N, D] (side-network fusion). */
   encoded?(x: tf.Tensor3D): tf.Tensor3D;
   /**
@@ -176,6 +181,9 @@ function attention(
   const [q, k, v] = tf.unstack(split) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]; // [h*B, N, hd] each
   // Batched products: backend.ts gives wasm one XNNPACK call per matrix (k transposed first).
   const weights = tf.softmax(tf.matMul(tf.mul(q, hd ** -0.5), k, false, true)); // [h*B, N, N]
+  if (hooks?.attentionWeights) {
+    hooks.attentionWeights(prefix, tf.transpose(tf.reshape(weights, [h, batch, tokens, tokens]), [1, 0, 2, 3]));
+  }
   const out = tf.matMul(weights, v); // [h*B, N, hd]
   const merged = tf.reshape(tf.transpose(tf.reshape(out, [h, rows, hd]), [1, 0, 2]), [rows, h * hd]) as tf.Tensor2D;
   return linear(params, `${prefix}.proj`, merged, true, hooks);
