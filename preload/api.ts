@@ -164,6 +164,8 @@ export type Split = 'train' | 'val' | 'test';
 export interface DatasetDetail extends DatasetSummary {
   classes: ClassSummary[];
   splitCounts: Record<Split | 'none', number>;
+  /** Images per class (classId null: unlabeled) and split; groups without images are left out. */
+  classSplits: { classId: number | null; counts: Record<Split | 'none', number> }[];
 }
 
 export interface ImageItem {

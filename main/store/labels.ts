@@ -21,6 +21,10 @@ export function createLabelsRepo(db: Db) {
   );
   const splitCounts = db.prepare<[number], { split: Split | null; n: number }>(`
     SELECT s.split, COUNT(*) AS n FROM images i LEFT JOIN splits s ON s.image_id = i.id WHERE i.dataset_id = ? GROUP BY s.split`);
+  const classSplits = db.prepare<[number], { class_id: number | null; split: Split | null; n: number }>(`
+    SELECT l.class_id, s.split, COUNT(*) AS n FROM images i
+    LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN splits s ON s.image_id = i.id
+    WHERE i.dataset_id = ? GROUP BY l.class_id, s.split`);
   const setCaption = db.prepare<[number, string]>(
     'INSERT INTO captions (image_id, text) VALUES (?, ?) ON CONFLICT (image_id) DO UPDATE SET text = excluded.text',
   );
@@ -44,6 +48,16 @@ export function createLabelsRepo(db: Db) {
       const counts = { train: 0, val: 0, test: 0, none: 0 };
       for (const row of splitCounts.all(datasetId)) counts[row.split ?? 'none'] = row.n;
       return counts;
+    },
+    /** Images per class (null: unlabeled) and split, in one pass over the dataset. */
+    classSplits: (datasetId: number): { classId: number | null; counts: Record<Split | 'none', number> }[] => {
+      const byClass = new Map<number | null, Record<Split | 'none', number>>();
+      for (const row of classSplits.all(datasetId)) {
+        let counts = byClass.get(row.class_id);
+        if (!counts) byClass.set(row.class_id, (counts = { train: 0, val: 0, test: 0, none: 0 }));
+        counts[row.split ?? 'none'] = row.n;
+      }
+      return [...byClass].map(([classId, counts]) => ({ classId, counts }));
     },
     setCaption: (imageId: number, text: string): void => {
       if (text.trim() === '') clearCaption.run(imageId);

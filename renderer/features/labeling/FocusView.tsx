@@ -26,8 +26,7 @@ interface Props {
   hotkeys: ReadonlyMap<number, string>;
   overrides: Overrides;
   imageCount: number;
-  refreshKey: number;
-  /** Bumped after undo/redo: the unlabeled set is fetched again. */
+  /** Bumped after undo/redo: the unlabeled set and the shown images are fetched again. */
   historyKey: number;
   onLabel(imageIds: number[], classId: number | null): Promise<boolean>;
   onClose(lastId: number | null): void;
@@ -39,7 +38,7 @@ interface Snapshot {
   allIndex: Map<number, number>;
 }
 
-export function FocusView({ datasetId, filter, startId, classes, hotkeys, overrides, imageCount, refreshKey, historyKey, onLabel, onClose }: Props) {
+export function FocusView({ datasetId, filter, startId, classes, hotkeys, overrides, imageCount, historyKey, onLabel, onClose }: Props) {
   const client = useStudio();
   const toast = useToast();
   const rootRef = useRef<HTMLDivElement>(null);
@@ -102,12 +101,14 @@ export function FocusView({ datasetId, filter, startId, classes, hotkeys, overri
     [client, datasetId, toast],
   );
   useEffect(() => () => cache.dispose(), [cache]);
-  const lastRefresh = useRef(refreshKey);
+  // Labels made here show through `overrides`, so a keystroke needs no refetch; undo/redo and
+  // images added or removed do.
+  const lastRefresh = useRef({ historyKey, imageCount });
   useEffect(() => {
-    if (lastRefresh.current === refreshKey) return;
-    lastRefresh.current = refreshKey;
+    if (lastRefresh.current.historyKey === historyKey && lastRefresh.current.imageCount === imageCount) return;
+    lastRefresh.current = { historyKey, imageCount };
     cache.invalidate();
-  }, [cache, refreshKey]);
+  }, [cache, historyKey, imageCount]);
   const version = useSyncExternalStore(cache.subscribe, cache.getVersion);
 
   const ids = useMemo(() => snapshot?.ids ?? [], [snapshot]);

@@ -52,6 +52,10 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
   const [history, setHistory] = useState({ canUndo: true, canRedo: true });
   const [historyKey, setHistoryKey] = useState(0);
   const [total, setTotal] = useState<number | null>(null);
+  // The grid under the focus view is hidden: it refreshes once when the view closes, not after
+  // every keystroke (each refresh is a page and a count query on the studio's one database).
+  const [gridRefreshKey, setGridRefreshKey] = useState(refreshKey);
+  if (!focus && gridRefreshKey !== refreshKey) setGridRefreshKey(refreshKey);
   const cacheRef = useRef<PageCache<ImageItem> | null>(null);
   const onCache = useCallback((cache: PageCache<ImageItem> | null) => {
     cacheRef.current = cache;
@@ -118,7 +122,7 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
     return () => {
       live = false;
     };
-  }, [client, datasetId, filterKey, refreshKey]);
+  }, [client, datasetId, filterKey, gridRefreshKey]);
 
   const hotkeys = useMemo(() => assignHotkeys(detail.classes), [detail.classes]);
 
@@ -416,7 +420,7 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
           filter={filter}
           classes={detail.classes}
           expectedCount={narrowed ? 0 : expectedCount}
-          refreshKey={refreshKey}
+          refreshKey={gridRefreshKey}
           selected={selected}
           overrides={shownOverrides}
           active={active}
@@ -435,7 +439,6 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
             hotkeys={hotkeys}
             overrides={shownOverrides}
             imageCount={detail.imageCount}
-            refreshKey={refreshKey}
             historyKey={historyKey}
             onLabel={label}
             onClose={closeFocus}

@@ -2,7 +2,7 @@
  * Train/val/test splits: the "Make splits" form (stratified and seeded on the studio's side),
  * images per split, and per class a stacked bar of how its images fall into the splits.
  */
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import type { DatasetDetail, Split } from '../../../preload/api';
 import { useStudio, useToast } from '../../app/StudioProvider';
 import { messageFor } from '../../lib/errors';
@@ -21,7 +21,6 @@ export function SplitsPanel({ datasetId, detail, onChanged }: { datasetId: numbe
   const [reassign, setReassign] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [rows, setRows] = useState<Row[] | null>(null);
 
   const numbers = { train: Number(ratios.train), val: Number(ratios.val), test: Number(ratios.test) };
   const sum = numbers.train + numbers.val + numbers.test;
@@ -49,33 +48,13 @@ export function SplitsPanel({ datasetId, detail, onChanged }: { datasetId: numbe
     }
   };
 
-  // Per class × split counts: one tiny page query each (the total is what we want).
-  const key = JSON.stringify([detail.splitCounts, detail.unlabeledCount, detail.classes.map((c) => [c.id, c.name, c.color, c.imageCount])]);
-  useEffect(() => {
-    let live = true;
-    const parsed = JSON.parse(key) as [unknown, number, [number, string, string, number][]];
-    const groups: { key: string; name: string; color: string; classId: number | null }[] = [
-      ...parsed[2].map(([id, name, color]) => ({ key: String(id), name, color, classId: id })),
-      ...(parsed[1] > 0 ? [{ key: 'unlabeled', name: 'unlabeled', color: '#6b7385', classId: null }] : []),
-    ];
-    Promise.all(
-      groups.map(async (group) => {
-        const counts = await Promise.all(
-          SPLITS.map(
-            async (split) =>
-              (await client.api['images.page']({ datasetId, offset: 0, limit: 1, filter: { classId: group.classId, split } })).total,
-          ),
-        );
-        return { key: group.key, name: group.name, color: group.color, counts: { train: counts[0]!, val: counts[1]!, test: counts[2]!, none: counts[3]! } };
-      }),
-    ).then(
-      (result) => live && setRows(result),
-      () => {},
-    );
-    return () => {
-      live = false;
-    };
-  }, [client, datasetId, key]);
+  // Per class × split counts come with the dataset (one grouped query on the studio's side).
+  const countsOf = new Map(detail.classSplits.map((group) => [group.classId, group.counts]));
+  const none = { train: 0, val: 0, test: 0, none: 0 };
+  const rows: Row[] = [
+    ...detail.classes.map((c) => ({ key: String(c.id), name: c.name, color: c.color, counts: countsOf.get(c.id) ?? none })),
+    ...(detail.unlabeledCount > 0 ? [{ key: 'unlabeled', name: 'unlabeled', color: '#6b7385', counts: countsOf.get(null) ?? none }] : []),
+  ];
 
   const field = (name: 'train' | 'val' | 'test') => (
     <label className="split-field">
@@ -95,7 +74,7 @@ export function SplitsPanel({ datasetId, detail, onChanged }: { datasetId: numbe
   );
 
   const message = messageFor(error, 'train');
-  const max = Math.max(1, ...(rows ?? []).map((r) => SPLITS.reduce((n, s) => n + r.counts[s], 0)));
+  const max = Math.max(1, ...rows.map((r) => SPLITS.reduce((n, s) => n + r.counts[s], 0)));
   return (
     <section className="panel splits-panel" aria-labelledby="splits-title">
       <h2 id="splits-title" className="panel-title">
@@ -142,9 +121,8 @@ export function SplitsPanel({ datasetId, detail, onChanged }: { datasetId: numbe
             </span>
           ))}
         </div>
-        {rows === null ? <p className="muted">Counting…</p> : null}
         <ul className="split-rows">
-          {(rows ?? []).map((row) => {
+          {rows.map((row) => {
             const total = SPLITS.reduce((n, s) => n + row.counts[s], 0);
             let x = 0;
             return (
