@@ -162,7 +162,7 @@ function eventLine(e: TrainEvent, total: number): string | undefined {
     case 'start':
       return (
         `method    ${e.method}: ${e.trainableParams.toLocaleString('en')} trainable of ${e.totalParams.toLocaleString('en')} params` +
-        `${e.featureCache ? ' (features cached)' : ''}\ndata      ${e.trainSize} train / ${e.valSize} val, ${e.classes.length} classes` +
+        `${e.featureCache ? ' (features cached)' : ''}\ndata      ${e.trainSize} train / ${e.valSize} val (${e.valSource === 'dataset' ? "the dataset's val split" : 'seeded stratified draw'}), ${e.classes.length} classes` +
         (e.resumedFrom ? `\nresumed   from step ${e.resumedFrom.step} (${e.resumedFrom.dir})` : '')
       );
     case 'step': {
@@ -293,6 +293,7 @@ const trainCommand: Command = {
             stopped: s.stopped,
             train_size: s.trainSize,
             val_size: s.valSize,
+            val_source: s.valSource,
             adapter_dir: s.adapterDir,
             model_dir: s.modelDir,
             last_checkpoint: s.lastCheckpoint,

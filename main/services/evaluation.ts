@@ -88,13 +88,14 @@ export function createEvaluationService(store: Store, media: MediaStore, dataDir
     const config = run.config as RunConfig;
     if (!config.manifest) throw new ServiceError('conflict', 'This run has no data manifest: it never started training.');
     const { readManifest } = await import('../engine/data/manifest');
-    const { limitPerClass, stratifiedSplit } = await import('../engine/train/split');
+    const { trainValSplit } = await import('../engine/train/split');
     const manifest = await readManifest(config.manifest);
-    const labels = manifest.items.map((item) => item.label);
-    const all = labels.map((_, i) => i);
     const spec = config.spec ?? {};
-    const pool = spec.limitPerClass ? limitPerClass(labels, spec.limitPerClass) : all;
-    const { val } = stratifiedSplit(pool, (i) => labels[i]!, spec.valFraction ?? 0.1, spec.seed ?? 0);
+    const { val } = trainValSplit(
+      manifest.items.map((item) => item.label),
+      manifest.items.map((item) => item.split),
+      { valFraction: spec.valFraction ?? 0.1, seed: spec.seed ?? 0, limitPerClass: spec.limitPerClass },
+    );
     return { classes: manifest.classes, items: val.map((i) => manifest.items[i]!) };
   }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -47,6 +47,8 @@ describe('run service', () => {
     await studio.runs.idle();
     const run = studio.runs.get(created.id);
     expect(run).toMatchObject({ status: 'done', step: 8, totalSteps: 8, backend: expect.any(String) });
+    // Imported without splits: validation is the seeded stratified draw, and the run says so.
+    expect(run.info).toMatchObject({ valSource: 'drawn', valSize: 4 });
     expect(run.trainableParams).toBeGreaterThan(0);
     expect(run.trainableParams).toBeLessThan(run.totalParams!);
     expect(studio.runs.metrics(created.id, 'loss', -1).map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -93,6 +95,21 @@ describe('run service', () => {
     const clean = await studio.runs.create({ datasetId, modelId, method: 'lora', steps: 20, ...spec });
     await studio.runs.idle();
     expect(resumed.map((p) => p.value)).toEqual(studio.runs.metrics(clean.id, 'loss', -1).map((p) => p.value));
+  });
+
+  it("trains on the dataset's own train/val split: val images validate, test images stay out", async () => {
+    const { studio, datasetId, modelId } = await setup();
+    const ids = studio.store.images.page(datasetId, {}, 0, 100).items.map((image) => image.id);
+    studio.labeling.setSplit(datasetId, ids.slice(0, 4), 'val');
+    studio.labeling.setSplit(datasetId, ids.slice(4, 7), 'test');
+    studio.labeling.setSplit(datasetId, ids.slice(7), 'train');
+    const created = await studio.runs.create({ datasetId, modelId, method: 'linear-probe', steps: 2, ...spec });
+    await studio.runs.idle();
+    const run = studio.runs.get(created.id);
+    expect(run.status).toBe('done');
+    expect(run.info).toMatchObject({ valSource: 'dataset', valSize: 4, trainSize: 13 });
+    const manifest = JSON.parse(readFileSync((run.config as { manifest: string }).manifest, 'utf8')) as { items: { split: string | null }[] };
+    expect(manifest.items.map((item) => item.split).sort()).toEqual([...Array(13).fill('train'), ...Array(4).fill('val')]);
   });
 
   it('refuses a dataset with fewer than two labelled classes', async () => {

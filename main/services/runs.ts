@@ -100,6 +100,8 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
           totalParams: message.totalParams,
           trainSize: message.trainSize,
           valSize: message.valSize,
+          // 'dataset': the user's val images; 'drawn': none existed, so a seeded stratified share.
+          valSource: message.valSource,
           classes: message.classes,
           featureCache: message.featureCache,
         });

@@ -15,6 +15,8 @@ export interface ImageDataset {
   id(i: number): string;
   /** Sample i as model input (HWC float32, normalised). */
   load(i: number, spec: InputSpec): Promise<Float32Array>;
+  /** The user's split of sample i (studio manifests); absent when the source has no splits. */
+  split?(i: number): 'train' | 'val' | 'test' | null;
 }
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);

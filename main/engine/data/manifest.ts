@@ -29,6 +29,7 @@ export function manifestDataset(manifest: DatasetManifest, split?: 'train' | 'va
     label: (i) => items[i]!.label,
     id: (i) => items[i]!.file,
     load: (i, spec) => decodeFile(items[i]!.file, spec),
+    split: (i) => items[i]!.split,
   };
 }
 

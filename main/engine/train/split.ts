@@ -36,3 +36,38 @@ export function stratifiedSplit(indices: readonly number[], label: (i: number) =
   }
   return { train: train.sort((a, b) => a - b), val: val.sort((a, b) => a - b) };
 }
+
+export type SampleSplit = 'train' | 'val' | 'test' | null;
+
+export interface TrainValSplit {
+  train: number[];
+  val: number[];
+  /**
+   * 'dataset': the user's own val images are the validation set; 'drawn': the dataset has none,
+   * so a seeded stratified share (valFraction) of the labelled images was drawn instead.
+   */
+  valSource: 'dataset' | 'drawn';
+}
+
+/**
+ * The run's train and validation samples. When the dataset assigns samples to splits and some are
+ * in 'val', those are the validation set and every other non-test sample trains (limitPerClass
+ * trims the training side only); otherwise a seeded stratified draw. Test samples never appear.
+ * The evaluation service calls this too, so "val" means the same images there.
+ */
+export function trainValSplit(
+  labels: readonly number[],
+  splits: readonly SampleSplit[] | undefined,
+  opts: { valFraction: number; seed: number; limitPerClass?: number },
+): TrainValSplit {
+  const all = labels.map((_, i) => i).filter((i) => splits?.[i] !== 'test');
+  const limit = (pool: number[]) => {
+    if (!opts.limitPerClass) return pool;
+    const kept = limitPerClass(pool.map((i) => labels[i]!), opts.limitPerClass);
+    return kept.map((k) => pool[k]!);
+  };
+  if (splits && all.some((i) => splits[i] === 'val')) {
+    return { train: limit(all.filter((i) => splits[i] !== 'val')), val: all.filter((i) => splits[i] === 'val'), valSource: 'dataset' };
+  }
+  return { ...stratifiedSplit(limit(all), (i) => labels[i]!, opts.valFraction, opts.seed), valSource: 'drawn' };
+}

@@ -19,7 +19,7 @@ import { clipByGlobalNorm, disposeOptimizerState, initOptimizerState, optimizerS
 import { Rng } from './rng';
 import { learningRate, type ScheduleConfig } from './schedule';
 import type { TrainSpec } from './spec';
-import { limitPerClass, stratifiedSplit } from './split';
+import { trainValSplit } from './split';
 
 export interface TrainSummary {
   method: string;
@@ -34,6 +34,8 @@ export interface TrainSummary {
   stopped: boolean;
   trainSize: number;
   valSize: number;
+  /** Whether validation used the dataset's own val images or a seeded stratified draw. */
+  valSource: 'dataset' | 'drawn';
   featureCache: boolean;
   /** Set when the run finished: the adapter folder, and the merged model folder if the method merges. */
   adapterDir: string | null;
@@ -49,6 +51,7 @@ export type TrainEvent =
       totalParams: number;
       trainSize: number;
       valSize: number;
+      valSource: 'dataset' | 'drawn';
       classes: string[];
       featureCache: boolean;
       resumedFrom: { step: number; dir: string; skipped: string[] } | null;
@@ -180,8 +183,8 @@ export class Trainer {
     const useCache = cached !== undefined;
 
     const all = Array.from({ length: dataset.length }, (_, i) => i);
-    const pool = spec.limitPerClass ? limitPerClass(all.map((i) => dataset.label(i)), spec.limitPerClass) : all;
-    const { train, val } = stratifiedSplit(pool, (i) => dataset.label(i), spec.valFraction, spec.seed);
+    const splits = dataset.split ? all.map((i) => dataset.split!(i)) : undefined;
+    const { train, val, valSource } = trainValSplit(all.map((i) => dataset.label(i)), splits, spec);
     if (train.length === 0) throw new Error('no training samples left after the validation split');
 
     let rng: Rng;
@@ -246,7 +249,7 @@ export class Trainer {
         trainCache = await extractFeatures(samples, cached, train);
         if (val.length > 0) valCache = await extractFeatures(samples, cached, val);
       }
-      emit({ type: 'start', method: method.name, trainableParams, totalParams, trainSize: train.length, valSize: val.length, classes, featureCache: useCache, resumedFrom });
+      emit({ type: 'start', method: method.name, trainableParams, totalParams, trainSize: train.length, valSize: val.length, valSource, classes, featureCache: useCache, resumedFrom });
 
       const checkpoint = async () => {
         if (lastCheckpointStep === step) return;
@@ -355,6 +358,7 @@ export class Trainer {
         stopped,
         trainSize: train.length,
         valSize: val.length,
+        valSource,
         featureCache: useCache,
         adapterDir,
         modelDir,

@@ -255,7 +255,7 @@ function RunCharts({ series, version }: { series: Record<string, Series>; versio
 
 function ConfigTable({ config, info }: { config: Record<string, unknown>; info: Record<string, unknown> }) {
   const rows = Object.entries(flatten(config));
-  const extra = ['trainSize', 'valSize', 'featureCache'].filter((k) => info[k] !== undefined);
+  const extra = ['trainSize', 'valSize', 'valSource', 'featureCache'].filter((k) => info[k] !== undefined);
   return (
     <table className="table table-compact config-table" aria-label="Configuration">
       <tbody>
