@@ -1,10 +1,12 @@
 import { initSchema } from './001_init';
 import { labelingSchema } from './002_labeling';
 import { runInfoSchema } from './003_run_info';
+import { imageOrderSchema } from './004_image_order';
 
 /** Applied in order; a migration's number is its position + 1 and is kept in PRAGMA user_version. */
 export const migrations: readonly { name: string; sql: string }[] = [
   { name: '001_init', sql: initSchema },
   { name: '002_labeling', sql: labelingSchema },
   { name: '003_run_info', sql: runInfoSchema },
+  { name: '004_image_order', sql: imageOrderSchema },
 ];
