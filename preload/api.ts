@@ -49,6 +49,24 @@ export const imageFilter = z
   })
   .strict();
 
+/** Which model a preview runs: an imported (or souped) model, or a run's trained model. */
+const previewModel = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('model'), id }).strict(),
+  z.object({ kind: z.literal('run'), id }).strict(),
+]);
+
+/**
+ * The image a preview runs on: bytes the user dropped (checked like an imported file), or an image
+ * already in the studio, by content hash. Never a path: the renderer may be a remote browser.
+ */
+const previewImage = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('upload'), name: z.string().min(1).max(1024), base64: uploadedFile.shape.base64 }).strict(),
+  z.object({ kind: z.literal('stored'), hash: z.string().regex(/^[0-9a-f]{64}$/, 'a content hash (64 hex digits)') }).strict(),
+]);
+
+/** The finished runs a soup averages. */
+const soupRuns = z.array(id).min(1, 'select at least one run').max(12, 'at most 12 runs in one soup');
+
 export const inputSchemas = {
   'app.info': z.object({}).strict(),
   'app.pickFolder': z.object({}).strict(),
@@ -62,6 +80,8 @@ export const inputSchemas = {
       datasetId: id,
       offset: z.number().int().min(0),
       limit: z.number().int().min(1).max(5_000),
+      /** Keyset paging: the page starts after this image (the last of the page before); offset is then only echoed. */
+      afterId: id.optional(),
       /** null: unlabeled images only; undefined: all. */
       classId: id.nullable().optional(),
       filter: imageFilter.optional(),
@@ -121,6 +141,12 @@ export const inputSchemas = {
   'jobs.cancel': z.object({ jobId: z.string().min(1).max(100) }).strict(),
   'models.list': z.object({}).strict(),
   'models.import': z.object({ path: absolutePath }).strict(),
+  /** Top-5 classes and the attention-rollout map of one image under a model or a run's model. */
+  'previews.predict': z.object({ model: previewModel, image: previewImage }).strict(),
+  /** Evaluates the uniform and the greedy soup of finished runs on the images all of them held out. */
+  'soups.make': z.object({ runIds: soupRuns.min(2, 'select at least two runs') }).strict(),
+  /** Averages the runs' weights and keeps the result as a model of the Models list. */
+  'soups.keep': z.object({ runIds: soupRuns, recipe: z.enum(['uniform', 'greedy']), name: name.optional() }).strict(),
 } as const;
 
 export type Channel = keyof typeof inputSchemas;
@@ -330,6 +356,42 @@ export interface RunEvaluation {
   predictions: EvaluationPrediction[];
 }
 
+export interface PreviewClass {
+  label: string;
+  probability: number;
+}
+
+export interface PreviewResult {
+  modelName: string;
+  /** The most probable classes (five, or fewer when the model has fewer), most probable first. */
+  top: PreviewClass[];
+  /**
+   * Attention rollout of the class token over the patch grid (row-major rows × cols), scaled so
+   * the largest value is 1. The model sees the whole image resized to its input, so the grid
+   * covers the whole image.
+   */
+  saliency: { rows: number; cols: number; values: number[] };
+  /** The image's upright size. */
+  width: number;
+  height: number;
+}
+
+export interface SoupScore {
+  runIds: number[];
+  /** Accuracy on the held-out images. */
+  accuracy: number;
+}
+
+export interface SoupReport {
+  /** How many images every ingredient held out (none trained on them): what all scores use. */
+  heldOut: number;
+  classes: string[];
+  ingredients: { runId: number; name: string; accuracy: number }[];
+  uniform: SoupScore;
+  /** Ingredients best first, each kept only when the soup's accuracy did not drop. */
+  greedy: SoupScore & { steps: { runId: number; accuracy: number; kept: boolean }[] };
+}
+
 export interface ApiOutputs {
   'app.info': AppInfo;
   'app.pickFolder': string | null;
@@ -366,6 +428,9 @@ export interface ApiOutputs {
   'jobs.cancel': { cancelled: boolean };
   'models.list': ModelSummary[];
   'models.import': ModelSummary;
+  'previews.predict': PreviewResult;
+  'soups.make': SoupReport;
+  'soups.keep': ModelSummary;
 }
 
 export type StudioApi = {

@@ -18,8 +18,8 @@ export function createHandlers(studio: Studio): Handlers {
     'datasets.create': ({ name }) => datasets.create(name),
     'datasets.rename': ({ id, name }) => datasets.rename(id, name),
     'datasets.delete': ({ id }) => datasets.delete(id),
-    'images.page': ({ datasetId, offset, limit, classId, filter }) =>
-      datasets.images(datasetId, { ...filter, ...(classId !== undefined && { classId }) }, offset, limit),
+    'images.page': ({ datasetId, offset, limit, afterId, classId, filter }) =>
+      datasets.images(datasetId, { ...filter, ...(classId !== undefined && { classId }) }, offset, limit, afterId),
     'images.ids': ({ datasetId, filter }) => datasets.imageIds(datasetId, filter),
     'classes.create': ({ datasetId, name, color }) => labeling.createClass(datasetId, name, color),
     'classes.update': ({ id, name, color }) => labeling.updateClass(id, name, color),
@@ -47,6 +47,9 @@ export function createHandlers(studio: Studio): Handlers {
     'jobs.cancel': ({ jobId }) => ({ cancelled: imports.cancel(jobId) }),
     'models.list': () => store.models.list(),
     'models.import': ({ path }) => importModel(store, path),
+    'previews.predict': (input) => studio.previews.predict(input),
+    'soups.make': ({ runIds }) => studio.soups.make(runIds),
+    'soups.keep': ({ runIds, recipe, name }) => studio.soups.keep(runIds, recipe, name),
   };
 }
 

@@ -11,6 +11,10 @@ export function createDatasetService(store: Store, media: MediaStore, keep: (has
     if (!dataset) throw notFound(`Dataset ${id}`);
     return dataset;
   };
+  /** Page queries run on every scroll: they check the dataset exists without counting it. */
+  const mustExist = (id: number): void => {
+    if (!store.datasets.exists(id)) throw notFound(`Dataset ${id}`);
+  };
   return {
     list: () => store.datasets.list(),
     get: (id: number): DatasetDetail => {
@@ -32,12 +36,12 @@ export function createDatasetService(store: Store, media: MediaStore, keep: (has
       await media.sweep(keep);
       return { deleted: true as const };
     },
-    images(datasetId: number, filter: ImageFilter, offset: number, limit: number) {
-      summary(datasetId);
-      return { offset, ...store.images.page(datasetId, filter, offset, limit) };
+    images(datasetId: number, filter: ImageFilter, offset: number, limit: number, afterId?: number) {
+      mustExist(datasetId);
+      return { offset, ...store.images.page(datasetId, filter, offset, limit, afterId) };
     },
     imageIds(datasetId: number, filter: ImageFilter) {
-      summary(datasetId);
+      mustExist(datasetId);
       return store.images.ids(datasetId, filter);
     },
     /** Removes files no image references any more. */

@@ -41,6 +41,7 @@ export function createDatasetsRepo(db: Db) {
     "UPDATE datasets SET name = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
   );
   const remove = db.prepare<[number]>('DELETE FROM datasets WHERE id = ?');
+  const exists = db.prepare<[number], number>('SELECT 1 FROM datasets WHERE id = ?').pluck();
   const byName = db.prepare<[string], { id: number }>('SELECT id FROM datasets WHERE name = ?');
   const classes = db.prepare<[number], { id: number; name: string; color: string; image_count: number }>(`
     SELECT c.id, c.name, c.color, COUNT(l.image_id) AS image_count
@@ -68,6 +69,8 @@ export function createDatasetsRepo(db: Db) {
       const row = get.get(id);
       return row && toSummary(row);
     },
+    /** Whether the dataset exists, without counting its images as get() does. */
+    exists: (id: number): boolean => exists.get(id) !== undefined,
     findIdByName: (name: string): number | undefined => byName.get(name)?.id,
     create: (name: string): number => insert.get(name)!.id,
     rename: (id: number, name: string): boolean => rename.run(name, id).changes > 0,

@@ -50,20 +50,27 @@ const COLUMNS = 'i.id, i.hash, i.file_name, i.width, i.height, l.class_id, s.spl
 const FROM = `FROM images i LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN splits s ON s.image_id = i.id
   LEFT JOIN captions c ON c.image_id = i.id`;
 
-function whereOf(datasetId: number, filter: ImageFilter): { where: string; params: unknown[] } {
+/**
+ * The WHERE clause of a filter and the joins it needs: counting and paging join only the tables
+ * the filter reads (a COUNT over every join costs ~10× more at 60,000 images).
+ */
+function whereOf(datasetId: number, filter: ImageFilter): { joins: string; where: string; params: unknown[] } {
   const clauses = ['i.dataset_id = ?'];
   const params: unknown[] = [datasetId];
+  const joins: string[] = [];
   const add = (clause: string, ...values: unknown[]) => {
     clauses.push(clause);
     params.push(...values);
   };
+  if (filter.classId !== undefined) joins.push('LEFT JOIN labels l ON l.image_id = i.id');
   if (filter.classId === null) add('l.class_id IS NULL');
   else if (filter.classId !== undefined) add('l.class_id = ?', filter.classId);
+  if (filter.split !== undefined) joins.push('LEFT JOIN splits s ON s.image_id = i.id');
   if (filter.split === 'none') add('s.split IS NULL');
   else if (filter.split) add('s.split = ?', filter.split);
   if (filter.importId !== undefined) add('i.import_id = ?', filter.importId);
   if (filter.search) add("i.file_name LIKE ? ESCAPE '\\'", `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-  return { where: clauses.join(' AND '), params };
+  return { joins: joins.join(' '), where: clauses.join(' AND '), params };
 }
 
 export function createImagesRepo(db: Db) {
@@ -86,18 +93,28 @@ export function createImagesRepo(db: Db) {
       if (image.classId !== null) label.run(row.id, image.classId);
       return row.id;
     },
-    page: (datasetId: number, filter: ImageFilter, offset: number, limit: number) => {
-      const { where, params } = whereOf(datasetId, filter);
-      const total = db.prepare<unknown[], { n: number }>(`SELECT COUNT(*) AS n ${FROM} WHERE ${where}`).get(...params)!.n;
+    /**
+     * A page of the filter's images in id order: `limit` images after the image `afterId` when
+     * given (keyset paging: as fast at the 60,000th image as at the first), else after skipping
+     * `offset`. The skipping walks only the filter's ids, and the columns are read for the page alone.
+     */
+    page: (datasetId: number, filter: ImageFilter, offset: number, limit: number, afterId?: number) => {
+      const { joins, where, params } = whereOf(datasetId, filter);
+      const total = db.prepare<unknown[], number>(`SELECT COUNT(*) FROM images i ${joins} WHERE ${where}`).pluck().get(...params) as number;
+      const keyset = afterId !== undefined;
       const rows = db
-        .prepare<unknown[], ImageRow>(`SELECT ${COLUMNS} ${FROM} WHERE ${where} ORDER BY i.id LIMIT ? OFFSET ?`)
-        .all(...params, limit, offset);
+        .prepare<unknown[], ImageRow>(
+          `SELECT ${COLUMNS} ${FROM} WHERE i.id IN (
+             SELECT i.id FROM images i ${joins} WHERE ${where}${keyset ? ' AND i.id > ?' : ''} ORDER BY i.id LIMIT ? OFFSET ?)
+           ORDER BY i.id`,
+        )
+        .all(...params, ...(keyset ? [afterId, limit, 0] : [limit, offset]));
       return { total, items: rows.map(toItem) };
     },
     /** Ids of every image matching a filter (select-all-in-filter), in grid order. */
     ids: (datasetId: number, filter: ImageFilter): number[] => {
-      const { where, params } = whereOf(datasetId, filter);
-      return db.prepare<unknown[], number>(`SELECT i.id ${FROM} WHERE ${where} ORDER BY i.id`).pluck().all(...params) as number[];
+      const { joins, where, params } = whereOf(datasetId, filter);
+      return db.prepare<unknown[], number>(`SELECT i.id FROM images i ${joins} WHERE ${where} ORDER BY i.id`).pluck().all(...params) as number[];
     },
     /** The subset of ids that belong to the dataset (to refuse ids from elsewhere). */
     countInDataset: (datasetId: number, ids: readonly number[]): number =>

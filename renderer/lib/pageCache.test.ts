@@ -50,6 +50,23 @@ describe('PageCache', () => {
     expect(cache.get(110)).toBe(110);
   });
 
+  it('hands the fetcher the last item of a fresh page before, for keyset paging', async () => {
+    const seen: [number, number | undefined][] = [];
+    const cache = new PageCache<number>(async (offset, limit, previous) => {
+      seen.push([offset, previous]);
+      return { total: 1_000, items: Array.from({ length: limit }, (_, i) => offset + i) };
+    }, 100);
+    cache.ensureRange(0, 1);
+    await flush();
+    cache.ensureRange(100, 101);
+    cache.ensureRange(500, 501); // a jump: nothing before it is loaded
+    await flush();
+    cache.invalidate();
+    cache.ensureRange(100, 101); // the page before is stale: its last item may have moved
+    await flush();
+    expect(seen).toEqual([[0, undefined], [100, 99], [500, undefined], [100, undefined]]);
+  });
+
   it('drops answers that arrive after an invalidate', async () => {
     let release: (() => void) | undefined;
     const cache = new PageCache<number>(

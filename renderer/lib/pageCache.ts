@@ -11,7 +11,12 @@ export interface PageResult<T> {
   items: T[];
 }
 
-export type PageFetcher<T> = (offset: number, limit: number) => Promise<PageResult<T>>;
+/**
+ * Fetches `limit` items from `offset`. `previous` is the item just before `offset` when the cache
+ * holds it fresh: a fetcher may then ask for the items after it (keyset paging, which costs the
+ * same at any depth) instead of skipping `offset` items.
+ */
+export type PageFetcher<T> = (offset: number, limit: number, previous: T | undefined) => Promise<PageResult<T>>;
 
 export class PageCache<T> {
   private readonly pages = new Map<number, T[]>();
@@ -67,7 +72,9 @@ export class PageCache<T> {
     if (this.total !== null && page * this.pageSize >= this.total && !this.stale.has(page)) return;
     const generation = this.generation;
     this.inflight.add(page);
-    this.fetcher(page * this.pageSize, this.pageSize).then(
+    const before = page > 0 && !this.stale.has(page - 1) ? this.pages.get(page - 1) : undefined;
+    const previous = before?.length === this.pageSize ? before[this.pageSize - 1] : undefined;
+    this.fetcher(page * this.pageSize, this.pageSize, previous).then(
       (result) => {
         if (this.disposed || generation !== this.generation) return;
         this.inflight.delete(page);

@@ -91,8 +91,8 @@ export function FocusView({ datasetId, filter, startId, classes, hotkeys, overri
   const cache = useMemo(
     () =>
       new PageCache<ImageItem>(
-        async (offset, limit) => {
-          const page = await client.api['images.page']({ datasetId, offset, limit });
+        async (offset, limit, previous) => {
+          const page = await client.api['images.page']({ datasetId, offset, limit, afterId: previous?.id });
           return { total: page.total, items: page.items };
         },
         PAGE_SIZE,

@@ -59,8 +59,8 @@ export const LabelGrid = memo(function LabelGrid(props: Props) {
   const cache = useMemo(
     () =>
       new PageCache<ImageItem>(
-        async (offset, limit) => {
-          const page = await client.api['images.page']({ datasetId, offset, limit, filter: JSON.parse(filterJson) as Filter });
+        async (offset, limit, previous) => {
+          const page = await client.api['images.page']({ datasetId, offset, limit, afterId: previous?.id, filter: JSON.parse(filterJson) as Filter });
           return { total: page.total, items: page.items };
         },
         PAGE_SIZE,
