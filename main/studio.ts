@@ -9,7 +9,9 @@ import { createEventBus } from './services/events';
 import { createImportService } from './services/imports';
 import { createLabelingService } from './services/labeling';
 import { createMediaStore } from './services/media';
+import { createPreviewService } from './services/previews';
 import { createRunService, type WorkerEntry } from './services/runs';
+import { createSoupService } from './services/soups';
 
 export interface StudioOptions {
   dataDir: string;
@@ -36,6 +38,7 @@ export function createStudio(options: StudioOptions) {
       .then(({ initBackend }) => initBackend())
       .catch((error: unknown) => ({ name: 'none', reason: error instanceof Error ? error.message : String(error) })));
   const imports = createImportService(store, media, events);
+  const evaluation = createEvaluationService(store, media, options.dataDir);
   let startupSweep: Promise<unknown> = Promise.resolve();
   const studio = {
     store,
@@ -45,7 +48,9 @@ export function createStudio(options: StudioOptions) {
     imports,
     labeling: createLabelingService(store, events),
     runs: createRunService(store, media, events, options.dataDir, options.worker),
-    evaluation: createEvaluationService(store, media, options.dataDir),
+    evaluation,
+    previews: createPreviewService(store, media, evaluation),
+    soups: createSoupService(store, evaluation, options.dataDir),
     info: async (): Promise<AppInfo> => ({
       version: options.version,
       shell: options.shell,
@@ -58,6 +63,7 @@ export function createStudio(options: StudioOptions) {
       studio.runs.killAll();
       studio.imports.cancelAll();
       await studio.imports.idle();
+      await studio.previews.close();
       store.close();
     },
   };

@@ -184,6 +184,10 @@ export function createEvaluationService(store: Store, media: MediaStore, dataDir
       }
       return pending;
     },
+    /** The run's trained model as evaluate() scores it (previews and soups load the same way); call dispose(). */
+    loadRunModel: (id: number) => loadRunModel(requireRun(id)),
+    /** The run's validation images, as the trainer chose them. */
+    valManifest: (id: number) => valManifest(requireRun(id)),
   };
 }
 
