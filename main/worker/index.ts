@@ -4,9 +4,10 @@
 // It never imports electron or the store: the main process is the one writer of the database.
 import { initBackend } from '../engine/backend';
 import { disposeModel, loadModelFolder } from '../engine/io/checkpoint';
+import { inputSpec } from '../engine/eval';
 import { openTrainingData } from '../engine/train/data';
-import { Trainer } from '../engine/train/trainer';
-import { workerRequestSchema, type ParsedRunSpec, type WorkerMessage } from './protocol';
+import { SAMPLE_CACHE_BYTES, Trainer } from '../engine/train/trainer';
+import { workerRequestSchema, type DryRunResult, type ParsedRunSpec, type WorkerMessage } from './protocol';
 
 interface Port {
   onMessage(listener: (message: unknown) => void): void;
@@ -43,6 +44,12 @@ function connect(): Port {
   };
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 function oneLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? 'unknown error';
 }
@@ -59,6 +66,9 @@ async function main(): Promise<void> {
     process.exit(1);
   };
 
+  // Commands that arrive while the model loads are applied once the trainer exists.
+  const early: { checkpoint: boolean; extend: number } = { checkpoint: false, extend: 0 };
+
   const run = async ({ modelDir, dataDir, outDir, resume, spec }: ParsedRunSpec) => {
     const backend = await initBackend();
     await port.send({ type: 'backend', name: backend.name, reason: backend.reason });
@@ -69,8 +79,65 @@ async function main(): Promise<void> {
       const pending: Promise<void>[] = [];
       trainer = new Trainer({ model, dataset, spec, outDir, resume, onEvent: (e) => void pending.push(port.send(e)) });
       if (stopBeforeStart) trainer.stop();
+      if (early.checkpoint) trainer.requestCheckpoint();
+      if (early.extend > 0) trainer.extend(early.extend);
       await trainer.run();
       await Promise.all(pending);
+    } finally {
+      disposeModel(model);
+    }
+  };
+
+  /**
+   * A dry run: the real trainer on the real data for `steps` updates (no evaluation, no periodic
+   * checkpoints; outDir is a scratch folder the caller removes), timing each step and reading the
+   * process's peak resident memory, which is what decides whether a run fits.
+   */
+  const estimate = async ({ modelDir, dataDir, outDir, spec }: ParsedRunSpec, steps: number): Promise<DryRunResult> => {
+    const t0 = performance.now();
+    await initBackend();
+    const model = await loadModelFolder(modelDir);
+    try {
+      const dataset = await openTrainingData(dataDir);
+      const quiet = Math.max(spec.steps, steps) + 1;
+      const stepMs: number[] = [];
+      let setupS = 0;
+      let started: { trainableParams: number; totalParams: number; trainSize: number; valSize: number } | undefined;
+      const dry = new Trainer({
+        model,
+        dataset,
+        spec: { ...spec, evalEvery: quiet, checkpointEvery: quiet },
+        outDir,
+        onEvent: (e) => {
+          if (e.type === 'start') {
+            setupS = (performance.now() - t0) / 1000;
+            started = e;
+          }
+          if (e.type === 'step') {
+            stepMs.push((spec.batchSize / e.examplesPerS) * 1000);
+            if (stepMs.length >= steps) dry.stop();
+          }
+        },
+      });
+      trainer = dry;
+      await dry.run();
+      if (!started || stepMs.length === 0) throw new Error('the dry run took no step');
+      const timed = stepMs.length > 1 ? stepMs.slice(1) : stepMs;
+      const { imageSize, numChannels } = inputSpec(model);
+      const perImage = imageSize * imageSize * numChannels * 4;
+      const seen = Math.min(stepMs.length * spec.batchSize, started.trainSize);
+      return {
+        trainableParams: started.trainableParams,
+        totalParams: started.totalParams,
+        trainSize: started.trainSize,
+        valSize: started.valSize,
+        setupS,
+        msPerStep: median(timed),
+        stepsMeasured: timed.length,
+        // maxRSS is in kilobytes.
+        peakBytes: process.resourceUsage().maxRSS * 1024,
+        cacheGrowthBytes: Math.max(0, Math.min(SAMPLE_CACHE_BYTES, (started.trainSize + started.valSize) * perImage) - seen * perImage),
+      };
     } finally {
       disposeModel(model);
     }
@@ -95,12 +162,26 @@ async function main(): Promise<void> {
       else process.exit(0);
       return;
     }
+    if (request.type === 'checkpoint') {
+      if (trainer) trainer.requestCheckpoint();
+      else early.checkpoint = true;
+      return;
+    }
+    if (request.type === 'extend') {
+      if (trainer) trainer.extend(request.steps);
+      else early.extend = Math.max(early.extend, request.steps);
+      return;
+    }
     if (started) {
       void fail(new Error('this worker already has a run; start a new worker per run'));
       return;
     }
     started = true;
-    run(request.run).then(
+    const work =
+      request.type === 'estimate'
+        ? estimate(request.run, request.steps).then((result) => port.send({ type: 'estimate', ...result }))
+        : run(request.run);
+    work.then(
       () => process.exit(0),
       (err: unknown) => fail(err),
     );

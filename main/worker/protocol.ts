@@ -23,13 +23,42 @@ export type RunSpec = z.input<typeof runSpecSchema>;
 /** What the worker runs after validation (defaults filled in). */
 export type ParsedRunSpec = z.output<typeof runSpecSchema>;
 
-/** Main → worker. `stop` checkpoints after the current step and ends the run (exit code 0). */
+/**
+ * Main → worker. `stop` checkpoints after the current step and ends the run (exit code 0);
+ * `checkpoint` saves one at the next step boundary and goes on; `extend` raises the step budget
+ * there; `estimate` is a dry run: `steps` updates, then one `estimate` message, then exit.
+ */
 export const workerRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), run: runSpecSchema }).strict(),
   z.object({ type: z.literal('stop') }).strict(),
+  z.object({ type: z.literal('checkpoint') }).strict(),
+  z.object({ type: z.literal('extend'), steps: z.number().int().positive() }).strict(),
+  z.object({ type: z.literal('estimate'), run: runSpecSchema, steps: z.number().int().min(2).max(50) }).strict(),
 ]);
 
-export type WorkerRequest = { type: 'start'; run: RunSpec } | { type: 'stop' };
+export type WorkerRequest =
+  | { type: 'start'; run: RunSpec }
+  | { type: 'stop' }
+  | { type: 'checkpoint' }
+  | { type: 'extend'; steps: number }
+  | { type: 'estimate'; run: RunSpec; steps: number };
+
+/** What a dry run measured (see the worker's `estimate`). */
+export interface DryRunResult {
+  trainableParams: number;
+  totalParams: number;
+  trainSize: number;
+  valSize: number;
+  /** Model load, data open and (cached methods) feature extraction, before the first step. */
+  setupS: number;
+  /** Median over the measured steps after the first (which pays one-off kernel set-up). */
+  msPerStep: number;
+  stepsMeasured: number;
+  /** The worker's peak resident memory during the dry run. */
+  peakBytes: number;
+  /** What the decoded-image cache would still add over a full run (it grows as images are first seen). */
+  cacheGrowthBytes: number;
+}
 
 /**
  * Worker → main, in this order: `ready` once it listens; `backend` after tfjs starts; the
@@ -39,4 +68,5 @@ export type WorkerMessage =
   | { type: 'ready'; pid: number }
   | { type: 'backend'; name: string; reason: string }
   | TrainEvent
+  | ({ type: 'estimate' } & DryRunResult)
   | { type: 'error'; message: string };

@@ -1,7 +1,7 @@
 // Drives the real worker entry through child_process.fork, as the main process does.
 import * as tf from '@tensorflow/tfjs';
 import { fork } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,9 @@ import { initBackend } from '../engine/backend';
 import { randomVitParams, TINY_VIT } from '../engine/methods/tiny-vit';
 import { writeModelFolder } from '../engine/train/export';
 import { Rng } from '../engine/train/rng';
+import { learningRate } from '../engine/train/schedule';
+import { extendedSpec } from '../engine/train/trainer';
+import { trainSpecSchema } from '../engine/train/spec';
 import { writeSyntheticIdx } from '../engine/train/synthetic';
 import type { RunSpec, WorkerMessage, WorkerRequest } from './protocol';
 
@@ -32,7 +35,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Forks the worker, sends `start`, lets `onMessage` react, resolves when it exits. */
-function runWorker(run: RunSpec, onMessage?: (m: WorkerMessage, send: (r: WorkerRequest) => void) => void) {
+function runWorker(run: RunSpec | WorkerRequest, onMessage?: (m: WorkerMessage, send: (r: WorkerRequest) => void) => void) {
   return new Promise<{ code: number | null; messages: WorkerMessage[]; stderr: string }>((resolve, reject) => {
     const child = fork(WORKER, [], { execArgv: ['--require', 'tsx/cjs'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     const messages: WorkerMessage[] = [];
@@ -41,7 +44,7 @@ function runWorker(run: RunSpec, onMessage?: (m: WorkerMessage, send: (r: Worker
     const send = (r: WorkerRequest) => child.send(r);
     child.on('message', (m: WorkerMessage) => {
       messages.push(m);
-      if (m.type === 'ready') send({ type: 'start', run });
+      if (m.type === 'ready') send('type' in run ? run : { type: 'start', run });
       onMessage?.(m, send);
     });
     child.on('error', reject);
@@ -110,6 +113,82 @@ describe('training worker', () => {
     const checkpoints = readdirSync(path.join(outDir, 'checkpoints')).filter((n) => n.startsWith('step-'));
     expect(checkpoints).toHaveLength(1);
     expect(code).toBe(0);
+  });
+
+  it('checkpoint now: saves one at the next step boundary and the run goes on to the end', async () => {
+    let asked = 0;
+    const { code, messages } = await runWorker(
+      { modelDir, dataDir, outDir: path.join(tmp, 'run-now'), spec: { method: 'lora', steps: 12, batchSize: 4, evalEvery: 100, checkpointEvery: 100, valFraction: 0 } },
+      (m, send) => {
+        if (m.type === 'step' && m.step === 3) {
+          asked = m.step;
+          send({ type: 'checkpoint' });
+        }
+      },
+    );
+    expect(code).toBe(0);
+    const checkpoints = messages.filter((m) => m.type === 'checkpoint').map((m) => m.step);
+    // The one asked for (a step or two later, as the command lands between steps) and the final one.
+    expect(checkpoints).toHaveLength(2);
+    expect(checkpoints[0]).toBeGreaterThan(asked);
+    expect(checkpoints[0]).toBeLessThan(12);
+    expect(checkpoints[1]).toBe(12);
+    expect((messages.at(-1) as Extract<WorkerMessage, { type: 'done' }>).summary).toMatchObject({ steps: 12, stopped: false });
+  });
+
+  it('extend: raises the budget mid-run at a step boundary and the cosine is recomputed over the new total from there (warmup kept)', async () => {
+    const spec = trainSpecSchema.parse({ method: 'lora', steps: 10, batchSize: 4, evalEvery: 100, checkpointEvery: 100, valFraction: 0, lr: 0.01, methodOptions: { r: 2 } });
+    const extendAt = (onExtended?: (send: (r: WorkerRequest) => void) => void) => (m: WorkerMessage, send: (r: WorkerRequest) => void) => {
+      if (m.type === 'step' && m.step === 4) send({ type: 'extend', steps: 16 });
+      if (m.type === 'extended') onExtended?.(send);
+    };
+    const whole = await runWorker({ modelDir, dataDir, outDir: path.join(tmp, 'run-ext-a'), spec }, extendAt());
+    expect(whole.code).toBe(0);
+    const extended = whole.messages.find((m) => m.type === 'extended') as Extract<WorkerMessage, { type: 'extended' }>;
+    expect(extended.steps).toBe(16);
+    expect(extended.step).toBeGreaterThanOrEqual(4);
+    const steps = whole.messages.filter((m) => m.type === 'step');
+    expect(steps.map((m) => m.step)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    // Before the extension, the 10-step schedule; from it on, the 16-step one with warmup kept (1 step).
+    for (const m of steps) {
+      const total = m.step <= extended.step ? 10 : 16;
+      expect(m.lr).toBeCloseTo(learningRate(m.step - 1, { lr: 0.01, minLr: spec.minLr, warmupSteps: 1, totalSteps: total }), 10);
+    }
+
+  });
+
+  it('extend a stopped run: resumed with the raised budget, then stopped and resumed again, it replays an uninterrupted resume exactly', async () => {
+    const spec = trainSpecSchema.parse({ method: 'lora', steps: 10, batchSize: 4, evalEvery: 100, checkpointEvery: 100, valFraction: 0, lr: 0.01, methodOptions: { r: 2 } });
+    const longer = extendedSpec(spec, 16);
+    const stopAt = (step: number) => (m: WorkerMessage, send: (r: WorkerRequest) => void) => m.type === 'step' && m.step === step && send({ type: 'stop' });
+    const lossOf = (ms: WorkerMessage[]) => new Map(ms.flatMap((m) => (m.type === 'step' ? [[m.step, m.loss] as const] : [])));
+    const outDir = path.join(tmp, 'run-ext-b');
+    const reference = path.join(tmp, 'run-ext-c');
+    await runWorker({ modelDir, dataDir, outDir, spec }, stopAt(2));
+    cpSync(outDir, reference, { recursive: true });
+    const uninterrupted = lossOf((await runWorker({ modelDir, dataDir, outDir: reference, resume: reference, spec: longer })).messages);
+    expect([...uninterrupted.keys()].at(-1)).toBe(16);
+    const second = await runWorker({ modelDir, dataDir, outDir, resume: outDir, spec: longer }, stopAt(6));
+    const stoppedAt = (second.messages.at(-1) as Extract<WorkerMessage, { type: 'done' }>).summary.steps;
+    expect(stoppedAt).toBeLessThan(16);
+    const third = await runWorker({ modelDir, dataDir, outDir, resume: outDir, spec: longer });
+    expect(third.code).toBe(0);
+    const replayed = [...lossOf(third.messages)];
+    expect(replayed.map(([step]) => step)).toEqual(Array.from({ length: 16 - stoppedAt }, (_, i) => stoppedAt + i + 1));
+    for (const [step, loss] of replayed) expect(loss).toBe(uninterrupted.get(step));
+  });
+
+  it('estimate: a dry run of a few steps reports parameters, step time and peak memory, then exits 0', async () => {
+    const outDir = path.join(tmp, 'run-dry');
+    const run = { modelDir, dataDir, outDir, spec: { method: 'lora', steps: 1000, batchSize: 4, valFraction: 0.25, methodOptions: { r: 2 } } };
+    const { code, messages } = await runWorker({ type: 'estimate', run, steps: 3 });
+    expect(code).toBe(0);
+    const result = messages.find((m) => m.type === 'estimate') as Extract<WorkerMessage, { type: 'estimate' }>;
+    expect(result).toMatchObject({ trainSize: 28, valSize: 12, stepsMeasured: 2 });
+    expect(result.trainableParams).toBeGreaterThan(0);
+    expect(result.trainableParams).toBeLessThan(result.totalParams);
+    expect(result.msPerStep).toBeGreaterThan(0);
+    expect(result.peakBytes).toBeGreaterThan(10 * 1024 * 1024);
   });
 
   it('fails with one line and exit code 1', async () => {

@@ -59,6 +59,8 @@ export type TrainEvent =
   | { type: 'step'; step: number; loss: number; lr: number; examplesPerS: number }
   | { type: 'eval'; step: number; valLoss: number; valAccuracy: number }
   | { type: 'checkpoint'; step: number; path: string; sha256: string }
+  /** The step budget was raised at `step` (a checkpoint with the new budget was written first). */
+  | { type: 'extended'; step: number; steps: number }
   | { type: 'done'; summary: TrainSummary };
 
 export interface TrainerOptions {
@@ -73,7 +75,7 @@ export interface TrainerOptions {
 }
 
 /** Decoded samples are kept in memory while they fit this budget (most PEFT data sets do). */
-const SAMPLE_CACHE_BYTES = 512 * 1024 * 1024;
+export const SAMPLE_CACHE_BYTES = 512 * 1024 * 1024;
 /** Batch size of feature extraction and evaluation passes (no gradients: memory is small). */
 const INFERENCE_BATCH = 64;
 
@@ -153,8 +155,21 @@ function gatherRows(cache: FeatureCache, indices: readonly number[]): tf.Tensor[
   return cache.tensors.map((t) => tf.gather(t, rows));
 }
 
+/**
+ * The spec with a new step budget. Warmup is pinned to what the old budget gave, so an extension
+ * only changes the cosine's end: from the current step on, the rate follows the cosine over the
+ * new total (as if the run had been planned that long), and steps already taken keep theirs.
+ */
+export function extendedSpec(spec: TrainSpec, steps: number): TrainSpec {
+  return { ...spec, steps, warmupSteps: warmupOf(spec) };
+}
+
+const warmupOf = (spec: TrainSpec) => spec.warmupSteps ?? Math.round(spec.steps * 0.1);
+
 export class Trainer {
   private stopRequested = false;
+  private checkpointRequested = false;
+  private extendTo = 0;
 
   constructor(private readonly opts: TrainerOptions) {}
 
@@ -163,8 +178,20 @@ export class Trainer {
     this.stopRequested = true;
   }
 
+  /** Asks for a checkpoint at the next step boundary ("save checkpoint now"); the run goes on. */
+  requestCheckpoint(): void {
+    this.checkpointRequested = true;
+  }
+
+  /** Raises the step budget to `steps` at the next step boundary (see extendedSpec). */
+  extend(steps: number): void {
+    this.extendTo = Math.max(this.extendTo, steps);
+  }
+
   async run(): Promise<TrainSummary> {
-    const { model, dataset, spec, outDir } = this.opts;
+    const { model, dataset, outDir } = this.opts;
+    // Mutable: an extension raises the budget mid-run, and checkpoints record the spec they ran.
+    let spec = this.opts.spec;
     const emit = (e: TrainEvent) => this.opts.onEvent?.(e);
     const started = performance.now();
     const method = getMethod(spec.method);
@@ -235,12 +262,13 @@ export class Trainer {
     const schedule: ScheduleConfig = {
       lr: spec.lr,
       minLr: spec.minLr,
-      warmupSteps: spec.warmupSteps ?? Math.round(spec.steps * 0.1),
+      warmupSteps: warmupOf(spec),
       totalSteps: spec.steps,
     };
     const checkpointRoot = path.join(outDir, 'checkpoints');
     let lastCheckpoint: string | null = resumedFrom?.dir ?? null;
     let lastCheckpointStep = resumedFrom?.step ?? -1;
+    let lastCheckpointSha = '';
     // Held in an object: closures assign it, and TypeScript does not track closure assignments.
     const latest: { val: { loss: number; accuracy: number } | null; evalStep: number } = { val: null, evalStep: -1 };
 
@@ -251,8 +279,13 @@ export class Trainer {
       }
       emit({ type: 'start', method: method.name, trainableParams, totalParams, trainSize: train.length, valSize: val.length, valSource, classes, featureCache: useCache, resumedFrom });
 
-      const checkpoint = async () => {
-        if (lastCheckpointStep === step) return;
+      /** `requested`: the user asked (report it even if this step is saved); `rewrite`: the spec changed. */
+      const checkpoint = async (why: 'periodic' | 'requested' | 'rewrite' = 'periodic') => {
+        // A resumed run knows its checkpoint's folder but not its hash: asked for, it writes anew.
+        if (lastCheckpointStep === step && why !== 'rewrite' && !(why === 'requested' && !lastCheckpointSha)) {
+          if (why === 'requested' && lastCheckpoint) emit({ type: 'checkpoint', step, path: lastCheckpoint, sha256: lastCheckpointSha });
+          return;
+        }
         const saved = await saveCheckpoint(
           checkpointRoot,
           { step, trainable, optimizer: opt, rng: rng.state(), data },
@@ -260,6 +293,7 @@ export class Trainer {
         );
         lastCheckpoint = saved.dir;
         lastCheckpointStep = step;
+        lastCheckpointSha = saved.sha256;
         emit({ type: 'checkpoint', step, path: saved.dir, sha256: saved.sha256 });
       };
       const evaluate = async () => {
@@ -270,7 +304,24 @@ export class Trainer {
         emit({ type: 'eval', step, valLoss: result.loss, valAccuracy: result.accuracy });
       };
 
-      while (step < spec.steps && !this.stopRequested) {
+      // Commands from the worker land between steps, so every checkpoint is of a whole step.
+      const applyCommands = async () => {
+        if (this.extendTo > spec.steps) {
+          spec = extendedSpec(spec, this.extendTo);
+          schedule.totalSteps = spec.steps;
+          // Saved at once with the new budget: a resume from here replays exactly this schedule.
+          await checkpoint('rewrite');
+          emit({ type: 'extended', step, steps: spec.steps });
+        }
+        if (this.checkpointRequested) {
+          this.checkpointRequested = false;
+          await checkpoint('requested');
+        }
+      };
+
+      for (;;) {
+        await applyCommands();
+        if (step >= spec.steps || this.stopRequested) break;
         const t0 = performance.now();
         const indices: number[] = [];
         while (indices.length < spec.batchSize) {
@@ -331,8 +382,9 @@ export class Trainer {
       const stopped = step < spec.steps;
       let adapterDir: string | null = null;
       let modelDir: string | null = null;
-      if (stopped) await checkpoint();
-      else {
+      // A finished run keeps a checkpoint of its last step too, so it can be extended later.
+      await checkpoint();
+      if (!stopped) {
         await evaluate();
         adapterDir = path.join(outDir, 'adapter');
         const info = { layout: model.layout, baseModel: model.summary.name, id2label: classes };
@@ -376,7 +428,11 @@ export class Trainer {
 }
 
 /** The fields of two specs that differ, as a sentence, or undefined when they agree. */
-function specMismatch(saved: TrainSpec, current: TrainSpec): string | undefined {
+function specMismatch(savedSpec: TrainSpec, currentSpec: TrainSpec): string | undefined {
+  // The budget may differ (an extended run); warmup must resolve to the same number of steps.
+  const comparable = (s: TrainSpec) => ({ ...s, steps: undefined, warmupSteps: warmupOf(s) });
+  const saved = comparable(savedSpec);
+  const current = comparable(currentSpec);
   const keys = new Set([...Object.keys(saved), ...Object.keys(current)] as (keyof TrainSpec)[]);
   const differ = [...keys].filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(current[k]));
   if (differ.length === 0) return undefined;
