@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ParsedInput, RunDetail, RunSummary } from '../../preload/api';
@@ -235,7 +236,18 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
       const run = requireRun(id);
       if (live.has(id)) throw new ServiceError('conflict', `Run ${run.name} is already training.`);
       if (run.status === 'done') throw new ServiceError('conflict', `Run ${run.name} has finished.`);
-      launch(run, store.runs.latestCheckpoint(id) !== undefined);
+      // A checkpoint on disk that the database does not record was written after the last metrics
+      // it stored (by a worker orphaned when the studio died, or killed between the write and its
+      // message): resuming from it would leave a gap in the curves, so it goes and the steps replay.
+      // Half-written checkpoint folders of a killed worker go too (no worker of this run is alive).
+      const known = store.runs.latestCheckpoint(id)?.step ?? -1;
+      const checkpoints = join(runDir(id), 'checkpoints');
+      for (const name of existsSync(checkpoints) ? readdirSync(checkpoints) : []) {
+        const step = /^step-(\d+)$/.exec(name)?.[1];
+        const stale = step === undefined ? /^\.step-\d+\.[0-9a-f]+\.tmp$/.test(name) : Number(step) > known;
+        if (stale) rmSync(join(checkpoints, name), { recursive: true, force: true });
+      }
+      launch(run, known >= 0);
       return summaryOf(requireRun(id));
     },
     /** Resolves when no worker is alive (tests, shutdown). */
