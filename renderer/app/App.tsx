@@ -8,10 +8,11 @@ import { DatasetsPage } from '../features/datasets/DatasetsPage';
 import { DatasetPage } from '../features/datasets/DatasetPage';
 import { ModelsPage } from '../features/models/ModelsPage';
 import { RunsPage } from '../features/runs/RunsPage';
+import { PreviewsPage } from '../features/previews/PreviewsPage';
 import { EmptyState } from '../components/EmptyState';
 import { ShortcutHelp } from './ShortcutHelp';
 
-const ICONS: Record<Section, string> = { datasets: '▦', models: '◈', runs: '▶' };
+const ICONS: Record<Section, string> = { datasets: '▦', models: '◈', runs: '▶', previews: '◎' };
 
 export function App() {
   const route = useRoute();
@@ -82,6 +83,7 @@ export function App() {
           {route.name === 'dataset' ? <DatasetPage key={route.id} datasetId={route.id} /> : null}
           {route.name === 'models' ? <ModelsPage /> : null}
           {route.name === 'runs' ? <RunsPage /> : null}
+          {route.name === 'previews' ? <PreviewsPage source={route.source} /> : null}
           {route.name === 'not-found' ? (
             <EmptyState title="Nothing here">
               <p>

@@ -33,4 +33,14 @@ describe('routes', () => {
     expect(routeHash({ name: 'runs', view: { kind: 'run', id: 4 } })).toBe('#/runs/4');
     expect(sectionOf({ name: 'runs', view: { kind: 'new' } })).toBe('runs');
   });
+
+  it('parses the previews page and the model it starts with', () => {
+    expect(parseHash('#/previews')).toEqual({ name: 'previews' });
+    expect(parseHash('#/previews/run/7')).toEqual({ name: 'previews', source: { kind: 'run', id: 7 } });
+    expect(parseHash('#/previews/model/3')).toEqual({ name: 'previews', source: { kind: 'model', id: 3 } });
+    expect(parseHash('#/previews/run/0').name).toBe('not-found');
+    expect(parseHash('#/previews/dataset/2').name).toBe('not-found');
+    expect(routeHash({ name: 'previews', source: { kind: 'run', id: 4 } })).toBe('#/previews/run/4');
+    expect(sectionOf({ name: 'previews' })).toBe('previews');
+  });
 });

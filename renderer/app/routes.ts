@@ -1,6 +1,7 @@
 /**
  * Hash routes: #/datasets, #/datasets/12, #/models, #/runs, and the runs section's own views
- * #/runs/new, #/runs/7, #/runs/compare/3,7. Pure parsing, unit tested.
+ * #/runs/new, #/runs/7, #/runs/compare/3,7, and #/previews with an optional model to try:
+ * #/previews/run/7, #/previews/model/3. Pure parsing, unit tested.
  */
 
 /** Which view of the runs section; absent: the runs table. */
@@ -11,9 +12,13 @@ export type Route =
   | { name: 'dataset'; id: number }
   | { name: 'models' }
   | { name: 'runs'; view?: RunsView }
+  | { name: 'previews'; source?: PreviewSource }
   | { name: 'not-found'; path: string };
 
-export type Section = 'datasets' | 'models' | 'runs';
+/** The model a preview starts with: an imported model, or a run's trained model. */
+export type PreviewSource = { kind: 'model' | 'run'; id: number };
+
+export type Section = 'datasets' | 'models' | 'runs' | 'previews';
 
 export function parseHash(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/^\/+|\/+$/g, '');
@@ -25,8 +30,12 @@ export function parseHash(hash: string): Route {
     if (head === 'datasets' && arg !== undefined && /^[1-9]\d*$/.test(arg)) return { name: 'dataset', id: Number(arg) };
     if (head === 'models' && arg === undefined) return { name: 'models' };
     if (head === 'runs' && arg === undefined) return { name: 'runs' };
+    if (head === 'previews' && arg === undefined) return { name: 'previews' };
     if (head === 'runs' && arg === 'new') return { name: 'runs', view: { kind: 'new' } };
     if (head === 'runs' && arg !== undefined && /^[1-9]\d*$/.test(arg)) return { name: 'runs', view: { kind: 'run', id: Number(arg) } };
+  }
+  if (head === 'previews' && (arg === 'run' || arg === 'model') && rest.length === 1 && /^[1-9]\d*$/.test(rest[0]!)) {
+    return { name: 'previews', source: { kind: arg, id: Number(rest[0]) } };
   }
   if (head === 'runs' && arg === 'compare' && rest.length === 1 && /^[1-9]\d*(,[1-9]\d*)+$/.test(rest[0]!)) {
     return { name: 'runs', view: { kind: 'compare', ids: rest[0]!.split(',').map(Number) } };
@@ -45,6 +54,8 @@ export function routeHash(route: Route): string {
       if (route.view?.kind === 'run') return `#/runs/${route.view.id}`;
       if (route.view?.kind === 'compare') return `#/runs/compare/${route.view.ids.join(',')}`;
       return '#/runs';
+    case 'previews':
+      return route.source ? `#/previews/${route.source.kind}/${route.source.id}` : '#/previews';
     default:
       return `#/${route.name}`;
   }

@@ -1,5 +1,5 @@
 /**
- * Global navigation shortcuts: "g" then "d"/"m"/"r" (like GitHub), or Alt+1..3.
+ * Global navigation shortcuts: "g" then "d"/"m"/"r"/"p" (like GitHub), or Alt+1..4.
  * The key logic is a pure reducer so it is unit tested without a DOM.
  */
 import type { Section } from './routes';
@@ -15,6 +15,7 @@ export const NAV_SHORTCUTS: ShortcutDef[] = [
   { section: 'datasets', label: 'Datasets', sequence: ['g', 'd'], altDigit: '1' },
   { section: 'models', label: 'Models', sequence: ['g', 'm'], altDigit: '2' },
   { section: 'runs', label: 'Runs', sequence: ['g', 'r'], altDigit: '3' },
+  { section: 'previews', label: 'Previews', sequence: ['g', 'p'], altDigit: '4' },
 ];
 
 export interface KeyLike {

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { RunDetail, RunSummary } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { navigate } from '../../app/router';
+import { routeHash } from '../../app/routes';
 import { useStudio, useToast } from '../../app/StudioProvider';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { ProgressBar } from '../../components/ProgressBar';
@@ -125,6 +126,11 @@ export function RunPage({ runId }: { runId: number }) {
               Resume
             </button>
           ) : null}
+          {isActive(run.status) ? null : (
+            <a className="button button-ghost" href={routeHash({ name: 'previews', source: { kind: 'run', id: run.id } })} title="Predict images with this run's model">
+              Try it
+            </a>
+          )}
           <button type="button" className="button button-ghost" onClick={() => navigate({ name: 'runs', view: { kind: 'new' } })}>
             New run
           </button>
