@@ -171,9 +171,9 @@ export function PreviewsPage({ source }: { source?: PreviewSource }) {
               />
             </label>
           </div>
-          <div className="preview-overlay-controls" role="group" aria-label="Attention overlay">
+          <div className="preview-overlay-controls" role="group" aria-label="Overlay settings">
             <label>
-              <input type="checkbox" checked={overlay} onChange={(e) => setOverlay(e.target.checked)} /> Attention overlay
+              <input type="checkbox" checked={overlay} onChange={(e) => setOverlay(e.target.checked)} /> Show attention overlay
             </label>
             <label>
               Opacity{' '}
