@@ -176,6 +176,8 @@ export interface DatasetSummary {
   imageCount: number;
   classCount: number;
   unlabeledCount: number;
+  /** Images per split ('none': in no split yet). */
+  splitCounts: Record<Split | 'none', number>;
 }
 
 export interface ClassSummary {
@@ -189,7 +191,6 @@ export type Split = 'train' | 'val' | 'test';
 
 export interface DatasetDetail extends DatasetSummary {
   classes: ClassSummary[];
-  splitCounts: Record<Split | 'none', number>;
   /** Images per class (classId null: unlabeled) and split; groups without images are left out. */
   classSplits: { classId: number | null; counts: Record<Split | 'none', number> }[];
 }

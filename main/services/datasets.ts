@@ -17,14 +17,11 @@ export function createDatasetService(store: Store, media: MediaStore, keep: (has
   };
   return {
     list: () => store.datasets.list(),
-    get: (id: number): DatasetDetail => {
-      const dataset = summary(id);
-      // Dataset-wide split counts are the class × split matrix summed: one pass over the images.
-      const classSplits = store.labels.classSplits(id);
-      const splitCounts = { train: 0, val: 0, test: 0, none: 0 };
-      for (const { counts } of classSplits) for (const split of Object.keys(splitCounts) as (keyof typeof splitCounts)[]) splitCounts[split] += counts[split];
-      return { ...dataset, classes: store.datasets.classes(id), splitCounts, classSplits };
-    },
+    get: (id: number): DatasetDetail => ({
+      ...summary(id),
+      classes: store.datasets.classes(id),
+      classSplits: store.labels.classSplits(id),
+    }),
     create: (name: string) => summary(store.datasets.create(name)),
     rename(id: number, name: string) {
       if (!store.datasets.rename(id, name)) throw notFound(`Dataset ${id}`);

@@ -83,6 +83,8 @@ describe('labeling service', () => {
     const split = (seed = 7, reassign = false) =>
       studio.labeling.makeSplits({ datasetId, train: 0.6, val: 0.2, test: 0.2, seed, reassign });
     expect(split()).toEqual({ train: 18, val: 6, test: 6, none: 0 });
+    // The datasets list (its cards) has the same counts at a glance.
+    expect(studio.datasets.list().find((d) => d.id === datasetId)).toMatchObject({ imageCount: 30, unlabeledCount: 0, splitCounts: { train: 18, val: 6, test: 6, none: 0 } });
     for (const [name, n] of [['3', 20], ['4', 10]] as const) {
       const inClass = (s: 'train' | 'val' | 'test') => ids({ classId: classId(name), split: s }).length;
       expect([inClass('train'), inClass('val'), inClass('test')]).toEqual([n * 0.6, n * 0.2, n * 0.2]);

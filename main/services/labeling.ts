@@ -157,13 +157,13 @@ export function createLabelingService(store: Store, events: EventBus) {
           }
         }
       });
-      return notify(input.datasetId, store.labels.splitCounts(input.datasetId));
+      return notify(input.datasetId, store.datasets.get(input.datasetId)!.splitCounts);
     },
     setSplit(datasetId: number, imageIds: number[], split: Split) {
       requireDataset(datasetId);
       const ids = requireImages(datasetId, imageIds);
       store.transaction(() => ids.forEach((id) => store.labels.setSplit(id, split, true)));
-      return notify(datasetId, store.labels.splitCounts(datasetId));
+      return notify(datasetId, store.datasets.get(datasetId)!.splitCounts);
     },
     setCaption(imageId: number, text: string) {
       if (store.labels.labelsOf([imageId]).size === 0) throw notFound(`Image ${imageId}`);

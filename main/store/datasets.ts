@@ -1,4 +1,4 @@
-import type { ClassSummary, DatasetSummary } from '../../preload/api';
+import type { ClassSummary, DatasetSummary, Split } from '../../preload/api';
 import type { Db } from './db';
 
 interface DatasetRow {
@@ -18,14 +18,26 @@ const SUMMARY_SQL = `
        WHERE i.dataset_id = d.id AND l.image_id IS NULL) AS unlabeled_count
   FROM datasets d`;
 
-const toSummary = (row: DatasetRow): DatasetSummary => ({
-  id: row.id,
-  name: row.name,
-  createdAt: row.created_at,
-  imageCount: row.image_count,
-  classCount: row.class_count,
-  unlabeledCount: row.unlabeled_count,
-});
+/** Images per split of each dataset (or of one), from the splits side: images in no split are the rest. */
+const SPLITS_SQL = `
+  SELECT i.dataset_id, s.split, COUNT(*) AS n FROM splits s JOIN images i ON i.id = s.image_id`;
+
+const toSummary = (row: DatasetRow, splits: { split: Split; n: number }[]): DatasetSummary => {
+  const splitCounts = { train: 0, val: 0, test: 0, none: row.image_count };
+  for (const { split, n } of splits) {
+    splitCounts[split] = n;
+    splitCounts.none -= n;
+  }
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: row.created_at,
+    imageCount: row.image_count,
+    classCount: row.class_count,
+    unlabeledCount: row.unlabeled_count,
+    splitCounts,
+  };
+};
 
 /** A palette that stays distinguishable for the first dozen classes, then cycles hue. */
 export function classColor(position: number): string {
@@ -36,6 +48,8 @@ export function classColor(position: number): string {
 export function createDatasetsRepo(db: Db) {
   const list = db.prepare<[], DatasetRow>(`${SUMMARY_SQL} ORDER BY d.created_at DESC, d.id DESC`);
   const get = db.prepare<[number], DatasetRow>(`${SUMMARY_SQL} WHERE d.id = ?`);
+  const allSplits = db.prepare<[], { dataset_id: number; split: Split; n: number }>(`${SPLITS_SQL} GROUP BY i.dataset_id, s.split`);
+  const splitsOf = db.prepare<[number], { dataset_id: number; split: Split; n: number }>(`${SPLITS_SQL} WHERE i.dataset_id = ? GROUP BY s.split`);
   const insert = db.prepare<[string], { id: number }>('INSERT INTO datasets (name) VALUES (?) RETURNING id');
   const rename = db.prepare<[string, number]>(
     "UPDATE datasets SET name = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
@@ -64,10 +78,14 @@ export function createDatasetsRepo(db: Db) {
   const deleteImagesOfClass = db.prepare<[number]>('DELETE FROM images WHERE id IN (SELECT image_id FROM labels WHERE class_id = ?)');
 
   return {
-    list: (): DatasetSummary[] => list.all().map(toSummary),
+    list: (): DatasetSummary[] => {
+      const splits = new Map<number, { split: Split; n: number }[]>();
+      for (const row of allSplits.all()) splits.set(row.dataset_id, [...(splits.get(row.dataset_id) ?? []), row]);
+      return list.all().map((row) => toSummary(row, splits.get(row.id) ?? []));
+    },
     get: (id: number): DatasetSummary | undefined => {
       const row = get.get(id);
-      return row && toSummary(row);
+      return row && toSummary(row, splitsOf.all(id));
     },
     /** Whether the dataset exists, without counting its images as get() does. */
     exists: (id: number): boolean => exists.get(id) !== undefined,

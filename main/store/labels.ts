@@ -19,8 +19,6 @@ export function createLabelsRepo(db: Db) {
   const clearSplits = db.prepare<[number]>(
     'DELETE FROM splits WHERE manual = 0 AND image_id IN (SELECT id FROM images WHERE dataset_id = ?)',
   );
-  const splitCounts = db.prepare<[number], { split: Split | null; n: number }>(`
-    SELECT s.split, COUNT(*) AS n FROM images i LEFT JOIN splits s ON s.image_id = i.id WHERE i.dataset_id = ? GROUP BY s.split`);
   const classSplits = db.prepare<[number], { class_id: number | null; split: Split | null; n: number }>(`
     SELECT l.class_id, s.split, COUNT(*) AS n FROM images i
     LEFT JOIN labels l ON l.image_id = i.id LEFT JOIN splits s ON s.image_id = i.id
@@ -44,11 +42,6 @@ export function createLabelsRepo(db: Db) {
     splitRows: (datasetId: number) => splitsOf.all(datasetId),
     setSplit: (imageId: number, split: Split, manual: boolean): void => void setSplit.run(imageId, split, manual ? 1 : 0),
     clearAutomaticSplits: (datasetId: number): void => void clearSplits.run(datasetId),
-    splitCounts: (datasetId: number): Record<Split | 'none', number> => {
-      const counts = { train: 0, val: 0, test: 0, none: 0 };
-      for (const row of splitCounts.all(datasetId)) counts[row.split ?? 'none'] = row.n;
-      return counts;
-    },
     /** Images per class (null: unlabeled) and split, in one pass over the dataset. */
     classSplits: (datasetId: number): { classId: number | null; counts: Record<Split | 'none', number> }[] => {
       const byClass = new Map<number | null, Record<Split | 'none', number>>();

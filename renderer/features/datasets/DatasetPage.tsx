@@ -26,7 +26,12 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
 
   usePageCrumbs([{ label: 'Datasets', href: '#/datasets' }, { label: detail?.name ?? `Dataset ${datasetId}` }]);
 
+  // When this page's own reload started after a change event arrived, the event needs no reload of
+  // its own (labeling here reloads after every keystroke; the event of that label is then spent).
+  const reloadStarted = useRef(0);
+  const eventArrived = useRef(0);
   const reload = useCallback(() => {
+    reloadStarted.current = performance.now();
     return client.api['datasets.get']({ id: datasetId }).then(
       (value) => {
         setDetail(value);
@@ -44,7 +49,18 @@ export function DatasetPage({ datasetId }: { datasetId: number }) {
   useEffect(() => {
     void reload();
   }, [reload]);
-  useThrottledEvent('datasets.changed', (p) => p.datasetId === datasetId, () => void reload(), 1000);
+  useThrottledEvent(
+    'datasets.changed',
+    (p) => {
+      if (p.datasetId !== datasetId) return false;
+      eventArrived.current = performance.now();
+      return true;
+    },
+    () => {
+      if (reloadStarted.current < eventArrived.current) void reload();
+    },
+    1000,
+  );
 
   const importer = useImport(datasetId, () => void reload());
 

@@ -272,10 +272,13 @@ function DatasetCard({
             <dd data-testid="card-class-count">{formatInt(dataset.classCount)}</dd>
           </div>
           <div>
-            <dt>unlabeled</dt>
-            <dd data-testid="card-unlabeled-count">{formatInt(dataset.unlabeledCount)}</dd>
+            <dt>labeled</dt>
+            <dd data-testid="card-labeled-count" title={`${formatInt(dataset.unlabeledCount)} unlabeled`}>
+              {formatInt(dataset.imageCount - dataset.unlabeledCount)}
+            </dd>
           </div>
         </dl>
+        {dataset.imageCount > 0 ? <SplitLine counts={dataset.splitCounts} total={dataset.imageCount} /> : null}
         {!editing ? (
           <div className="card-actions">
             <button ref={renameButton} type="button" className="button button-small button-ghost" onClick={startEditing} aria-label={`Rename ${dataset.name}`}>
@@ -288,6 +291,27 @@ function DatasetCard({
         ) : null}
       </div>
     </li>
+  );
+}
+
+const SPLITS = ['train', 'val', 'test', 'none'] as const;
+
+/** Images per split at a glance: a stacked bar and the numbers ("no split" only when some are). */
+function SplitLine({ counts, total }: { counts: DatasetSummary['splitCounts']; total: number }) {
+  const shown = SPLITS.filter((s) => s !== 'none' || counts.none > 0);
+  return (
+    <div className="card-splits">
+      <span className="card-split-bar" aria-hidden="true">
+        {SPLITS.map((s) => (counts[s] > 0 ? <span key={s} className={`split-fill-${s}`} style={{ width: `${(counts[s] / total) * 100}%` }} /> : null))}
+      </span>
+      <span className="card-split-numbers">
+        {shown.map((s) => (
+          <span key={s} data-testid={`card-split-${s}`}>
+            {formatInt(counts[s])} {s === 'none' ? 'no split' : s}
+          </span>
+        ))}
+      </span>
+    </div>
   );
 }
 

@@ -122,6 +122,21 @@ export function FocusView({ datasetId, filter, startId, classes, hotkeys, overri
     cache.ensureRange(Math.max(0, index - 2), index + 3);
   }, [cache, index, version]);
   const item = index !== undefined ? cache.get(index) : undefined;
+
+  // Where a class key jumps next: its row is fetched and its image downloaded ahead, so the jump
+  // shows a decoded image instead of waiting for the bytes.
+  const upcomingId = useMemo(() => ids[nextUnlabeled(ids, position, (id) => unlabeled.has(id))], [ids, position, unlabeled]);
+  const upcomingIndex = upcomingId !== undefined ? snapshot?.allIndex.get(upcomingId) : undefined;
+  useEffect(() => {
+    if (upcomingIndex !== undefined) cache.ensureRange(upcomingIndex, upcomingIndex + 1);
+  }, [cache, upcomingIndex, version]);
+  const upcomingHash = upcomingIndex !== undefined ? cache.get(upcomingIndex)?.hash : undefined;
+  const preload = useRef<HTMLImageElement | null>(null);
+  useEffect(() => {
+    if (!upcomingHash) return;
+    preload.current ??= new Image(); // held, so the download is not dropped with the element
+    preload.current.src = client.mediaUrl('image', upcomingHash);
+  }, [client, upcomingHash]);
   const classId = currentId === undefined ? null : overrides.has(currentId) ? overrides.get(currentId)! : (item?.classId ?? null);
   const cls = classId === null ? undefined : classes.find((c) => c.id === classId);
   const caption = currentId === undefined ? null : captions.has(currentId) ? captions.get(currentId)! : (item?.caption ?? null);
