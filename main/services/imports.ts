@@ -7,7 +7,7 @@ import type { EventBus } from './events';
 import { intakeImage, MAX_FILE_BYTES } from './image-intake';
 import type { MediaStore } from './media';
 import { sha256 } from './media';
-import { ServiceError, notFound } from './errors';
+import { ServiceError, notFound, storageError } from './errors';
 
 type ImportSource = ParsedInput<'imports.start'>['source'];
 
@@ -202,6 +202,26 @@ export function createImportService(store: Store, media: MediaStore, events: Eve
       events.emit('datasets.changed', { datasetId });
     };
 
+    // A full or read-only data folder ends the import at once with one clear line (every further
+    // file would fail alike); what this import stored without a row is removed, so nothing of the
+    // failed batch is left on disk, and what earlier batches committed stays.
+    const stored = <T>(write: () => T): T => {
+      try {
+        return write();
+      } catch (error) {
+        throw storageError(error) ?? error;
+      }
+    };
+    const abandon = async (error: unknown) => {
+      for (const hash of written) {
+        uncommitted.delete(hash);
+        if (!store.images.isHashReferenced(hash)) await media.remove(hash);
+      }
+      pending = [];
+      throw error;
+    };
+    const written = new Set<string>();
+
     const seen = new Set<string>();
     for (const candidate of candidates) {
       if (signal.aborted) break;
@@ -224,19 +244,30 @@ export function createImportService(store: Store, media: MediaStore, events: Eve
         }
         seen.add(hash);
         uncommitted.add(hash);
-        await media.put(hash, bytes, intake.thumbnail);
+        written.add(hash);
+        await media.put(hash, bytes, intake.thumbnail).catch((error: unknown) => {
+          throw storageError(error) ?? error;
+        });
         const captionFile = captions.get(stemOf(candidate.path));
         const caption = captionFile ? (await captionFile.read()).toString().trim() : null;
         pending.push({ candidate, hash, bytes: bytes.byteLength, width: intake.width, height: intake.height, format: intake.format, caption });
-        if (pending.length >= BATCH) commit();
+        if (pending.length >= BATCH) {
+          stored(commit);
+          written.clear();
+        }
       } catch (error) {
+        if (error instanceof ServiceError && error.code === 'io') await abandon(error);
         skip(candidate.path, `cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
       } finally {
         counts.processed++;
         progress('running', candidate.path);
       }
     }
-    commit();
+    try {
+      stored(commit);
+    } catch (error) {
+      await abandon(error);
+    }
     const status = signal.aborted ? 'cancelled' : 'done';
     store.imports.finish(importId, status);
     progress(

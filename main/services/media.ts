@@ -33,6 +33,11 @@ export function createMediaStore(dataDir: string) {
         await writeFileAtomic(path, [bytes]);
       }
     },
+    /** Deletes an original and its thumbnail (both may be missing): what an import that failed had stored without a row. */
+    async remove(hash: string): Promise<void> {
+      await rm(pathOf('image', hash), { force: true });
+      await rm(pathOf('thumb', hash), { force: true });
+    },
     /**
      * Deletes files for which keep(hash) is false (after a dataset is deleted, or a crash), and
      * temp files of interrupted writes. keep is asked per file, at that moment, so a file an

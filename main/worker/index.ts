@@ -7,6 +7,7 @@ import { disposeModel, loadModelFolder } from '../engine/io/checkpoint';
 import { inputSpec } from '../engine/eval';
 import { openTrainingData } from '../engine/train/data';
 import { SAMPLE_CACHE_BYTES, Trainer } from '../engine/train/trainer';
+import { storageError } from '../services/errors';
 import { workerRequestSchema, type DryRunResult, type ParsedRunSpec, type WorkerMessage } from './protocol';
 
 interface Port {
@@ -60,7 +61,8 @@ async function main(): Promise<void> {
   let started = false;
   let stopBeforeStart = false;
   const fail = async (err: unknown) => {
-    const message = oneLine(err);
+    // A full or read-only disk under a checkpoint write reads as what to do about it.
+    const message = storageError(err)?.message ?? oneLine(err);
     process.stderr.write(`peft-studio worker: ${message}\n`);
     await port.send({ type: 'error', message }).catch(() => undefined);
     process.exit(1);

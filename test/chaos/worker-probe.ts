@@ -6,6 +6,8 @@
 //   CHAOS_PAUSE_AT_WRITE  n: during this process's n-th checkpoint state-file write, pause
 //   CHAOS_PAUSE_MS        for this long after the header, before the tensor bytes
 //                         (so a kill sent on "write-paused" lands inside the write)
+//   CHAOS_FAIL_AT_WRITE   n: the n-th checkpoint state-file write fails at that point instead,
+//   CHAOS_FAIL_CODE       with this errno code (ENOSPC: a disk that fills up mid-checkpoint)
 // Events: ready; write-begin/write-paused/write-end STEP (the checkpoint's state file); the
 // messages the worker sends: step N, checkpoint N, start RESUMED_STEP SKIPPED_JSON, done.
 import { appendFileSync } from 'node:fs';
@@ -16,6 +18,8 @@ const logFile = process.env.CHAOS_PROBE_LOG;
 if (!logFile) throw new Error('worker-probe: CHAOS_PROBE_LOG is not set');
 const pauseAt = Number(process.env.CHAOS_PAUSE_AT_WRITE || 0);
 const pauseMs = Number(process.env.CHAOS_PAUSE_MS || 500);
+const failAt = Number(process.env.CHAOS_FAIL_AT_WRITE || 0);
+const failCode = process.env.CHAOS_FAIL_CODE || 'ENOSPC';
 const mark = (line: string) => appendFileSync(logFile, `${process.pid} ${line}\n`);
 
 // The state file's temporary name inside the checkpoint's temporary folder (see saveCheckpoint
@@ -37,6 +41,10 @@ fsp.open = async function probedOpen(...args: Parameters<typeof open>): Promise<
     if (++chunks === 3 && nth === pauseAt) {
       mark(`write-paused ${step}`);
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+    if (chunks === 3 && nth === failAt) {
+      mark(`write-failed ${step}`);
+      throw Object.assign(new Error(`${failCode}: injected by the chaos probe, write`), { code: failCode, syscall: 'write' });
     }
     return write(...a);
   };
