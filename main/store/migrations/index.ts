@@ -2,6 +2,7 @@ import { initSchema } from './001_init';
 import { labelingSchema } from './002_labeling';
 import { runInfoSchema } from './003_run_info';
 import { imageOrderSchema } from './004_image_order';
+import { predictionsSchema } from './005_predictions';
 
 /** Applied in order; a migration's number is its position + 1 and is kept in PRAGMA user_version. */
 export const migrations: readonly { name: string; sql: string }[] = [
@@ -9,4 +10,5 @@ export const migrations: readonly { name: string; sql: string }[] = [
   { name: '002_labeling', sql: labelingSchema },
   { name: '003_run_info', sql: runInfoSchema },
   { name: '004_image_order', sql: imageOrderSchema },
+  { name: '005_predictions', sql: predictionsSchema },
 ];
