@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, net, protocol, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, shell } from 'electron';
 import { IPC_EVENT, IPC_INVOKE, isContentHash, MEDIA_SCHEME, type MediaKind } from '../preload/api';
+import { hardenSession } from './hardening';
 import { serveRemote } from './remote/serve';
 import { defaultDataDir } from './services/paths';
 import { createStudio, createStudioDispatch } from './studio';
@@ -18,8 +19,8 @@ const rendererUrl = process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(rendererI
 
 async function start() {
   await app.whenReady();
-  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
-  session.defaultSession.setPermissionCheckHandler(() => false);
+  // Permissions denied, the CSP on every response, nothing loaded that is not the app's own.
+  hardenSession(session.defaultSession, { rendererDir: join(__dirname, '../renderer'), devServerUrl: process.env.ELECTRON_RENDERER_URL });
 
   const studio = createStudio({
     dataDir: defaultDataDir(),
@@ -30,6 +31,7 @@ async function start() {
       const result = await dialog.showOpenDialog({ properties: ['openDirectory'] });
       return result.canceled ? null : (result.filePaths[0] ?? null);
     },
+    openPath: (path) => shell.openPath(path),
   });
   const dispatch = createStudioDispatch(studio);
 

@@ -10,7 +10,8 @@ import { createImportService } from './services/imports';
 import { createLabelingService } from './services/labeling';
 import { createMediaStore } from './services/media';
 import { createPreviewService } from './services/previews';
-import { createRunService, type WorkerEntry } from './services/runs';
+import { createRunExport } from './services/run-export';
+import { createRunService, runFolder, type WorkerEntry } from './services/runs';
 import { createSoupService } from './services/soups';
 
 export interface StudioOptions {
@@ -21,6 +22,8 @@ export interface StudioOptions {
   worker: WorkerEntry;
   /** A native folder picker; only the Electron shell has one. */
   pickFolder?: () => Promise<string | null>;
+  /** Opens a folder in the OS shell (Electron's shell.openPath: '' or an error message). */
+  openPath?: (path: string) => Promise<string>;
 }
 
 /** Opens the data folder and builds every service once; both shells serve what this returns. */
@@ -49,6 +52,13 @@ export function createStudio(options: StudioOptions) {
     labeling: createLabelingService(store, events),
     runs: createRunService(store, media, events, options.dataDir, options.worker),
     evaluation,
+    runExport: createRunExport({
+      store,
+      dataDir: options.dataDir,
+      runDir: (id) => runFolder(options.dataDir, id),
+      pickFolder: options.pickFolder,
+      openPath: options.openPath,
+    }),
     previews: createPreviewService(store, media, evaluation),
     soups: createSoupService(store, evaluation, options.dataDir),
     info: async (): Promise<AppInfo> => ({

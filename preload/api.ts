@@ -46,6 +46,8 @@ export const imageFilter = z
     importId: id.optional(),
     /** Part of the file name, case-insensitive. */
     search: z.string().max(500).optional(),
+    /** Images run `runId`'s evaluation scored: predicted as `classId`, or labeled otherwise than predicted. */
+    prediction: z.object({ runId: id, classId: id.optional(), disagrees: z.literal(true).optional() }).strict().optional(),
   })
   .strict();
 
@@ -66,6 +68,27 @@ const previewImage = z.discriminatedUnion('kind', [
 
 /** The finished runs a soup averages. */
 const soupRuns = z.array(id).min(1, 'select at least one run').max(12, 'at most 12 runs in one soup');
+
+/** A run's settings: what runs.create starts and runs.estimate dry-runs. */
+const newRun = z
+  .object({
+    name: name.optional(),
+    datasetId: id,
+    modelId: id,
+    method: z.string().min(1).max(100),
+    methodOptions: z.record(z.string(), z.unknown()).default({}),
+    steps: z.number().int().min(1).max(1_000_000).default(300),
+    batchSize: z.number().int().min(1).max(4_096).default(32),
+    lr: z.number().positive().max(10).default(1e-3),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+    valFraction: z.number().min(0).lt(1).default(0.1),
+    evalEvery: z.number().int().min(1).default(50),
+    checkpointEvery: z.number().int().min(1).default(100),
+  })
+  .strict();
+
+/** What a run's export can hold. */
+export const runExportItems = ['adapter', 'model', 'metrics', 'config'] as const;
 
 export const inputSchemas = {
   'app.info': z.object({}).strict(),
@@ -111,28 +134,27 @@ export const inputSchemas = {
   'captions.set': z.object({ imageId: id, text: z.string().max(10_000) }).strict(),
   'datasets.export': z.object({ datasetId: id, path: absolutePath }).strict(),
   'methods.list': z.object({}).strict(),
-  'runs.create': z
-    .object({
-      name: name.optional(),
-      datasetId: id,
-      modelId: id,
-      method: z.string().min(1).max(100),
-      methodOptions: z.record(z.string(), z.unknown()).default({}),
-      steps: z.number().int().min(1).max(1_000_000).default(300),
-      batchSize: z.number().int().min(1).max(4_096).default(32),
-      lr: z.number().positive().max(10).default(1e-3),
-      seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
-      valFraction: z.number().min(0).lt(1).default(0.1),
-      evalEvery: z.number().int().min(1).default(50),
-      checkpointEvery: z.number().int().min(1).default(100),
-    })
-    .strict(),
+  'runs.create': newRun,
   'runs.list': z.object({}).strict(),
   'runs.get': z.object({ id }).strict(),
   'runs.metrics': z.object({ id, name: z.string().min(1).max(100), afterStep: z.number().int().min(-1).default(-1) }).strict(),
   'runs.stop': z.object({ id }).strict(),
   'runs.pause': z.object({ id }).strict(),
   'runs.resume': z.object({ id }).strict(),
+  /** Saves a checkpoint at the training run's next step boundary. */
+  'runs.checkpoint': z.object({ id }).strict(),
+  /** Adds `steps` to the budget: a training run takes it at its next step, any other run resumes. */
+  'runs.extend': z.object({ id, steps: z.number().int().min(1).max(1_000_000) }).strict(),
+  /** The last lines of the run's log (events, warnings, errors, the worker's stderr). */
+  'runs.log': z.object({ id, lines: z.number().int().min(1).max(5_000).default(200) }).strict(),
+  /** A dry run of a few steps in a worker: parameters, step time, peak memory, advice. */
+  'runs.estimate': newRun,
+  /** The files a run can export or (remote shell) download. */
+  'runs.files': z.object({ id }).strict(),
+  /** `choose`: a folder picked in the studio's native dialog; `data`: exports/run-<id> in the data folder. */
+  'runs.export': z.object({ id, items: z.array(z.enum(runExportItems)).min(1).max(4), destination: z.enum(['choose', 'data']) }).strict(),
+  /** Opens the run folder in the OS shell of the machine the studio runs on (Electron only). */
+  'runs.openFolder': z.object({ id }).strict(),
   /** Scores a finished run's model on its validation images, the dataset's test split, or both. */
   'runs.evaluate': z.object({ id, split: z.enum(['val', 'test', 'all']) }).strict(),
   'imports.start': z.object({ datasetId: id, source: importSource }).strict(),
@@ -312,11 +334,67 @@ export interface MetricSummary {
   count: number;
 }
 
+export interface CheckpointInfo {
+  step: number;
+  createdAt: string;
+}
+
 export interface RunDetail extends RunSummary {
   config: unknown;
   info: Record<string, unknown>;
   metrics: MetricSummary[];
+  /** Newest first. */
+  checkpoints: CheckpointInfo[];
 }
+
+export interface RunLogLine {
+  time: string;
+  level: 'info' | 'warn' | 'error';
+  text: string;
+}
+
+export interface RunEstimate {
+  trainableParams: number;
+  totalParams: number;
+  trainSize: number;
+  valSize: number;
+  /** Median of the dry run's steps after its first. */
+  msPerStep: number;
+  stepsMeasured: number;
+  /** Start-up before the first step (model, data, feature cache). */
+  setupS: number;
+  /** Start-up plus the whole budget at msPerStep (evaluations not included). */
+  etaS: number;
+  /** The dry-run worker's peak resident memory. */
+  peakBytes: number;
+  /** peakBytes plus what the decoded-image cache adds over the full run. */
+  projectedPeakBytes: number;
+  freeMemoryBytes: number;
+  totalMemoryBytes: number;
+  fits: 'yes' | 'tight' | 'no';
+  /** One line each a person can act on; empty when the run fits and is quick. */
+  advice: string[];
+}
+
+export type RunExportItem = (typeof runExportItems)[number];
+
+export interface RunFile {
+  item: RunExportItem;
+  /** File name inside its item (adapter/, model/) or at the top (metrics.csv, run_config.json). */
+  name: string;
+  bytes: number;
+}
+
+export interface RunExport {
+  /** Null when the user closed the folder dialog. */
+  folder: string | null;
+  /** Paths relative to folder. */
+  files: string[];
+}
+
+/** Where the remote shell serves a run's file for download (item and name from runs.files). */
+export const runFilePath = (runId: number, item: RunExportItem, name: string): string =>
+  `/runs/${runId}/files/${item}/${encodeURIComponent(name)}`;
 
 export interface MetricPointOut {
   step: number;
@@ -423,6 +501,13 @@ export interface ApiOutputs {
   'runs.pause': RunSummary;
   'runs.resume': RunSummary;
   'runs.evaluate': RunEvaluation;
+  'runs.checkpoint': RunSummary;
+  'runs.extend': RunSummary;
+  'runs.log': RunLogLine[];
+  'runs.estimate': RunEstimate;
+  'runs.files': RunFile[];
+  'runs.export': RunExport;
+  'runs.openFolder': { opened: boolean };
   'imports.start': ImportStarted;
   'imports.get': ImportReport;
   'imports.list': ImportReport[];
@@ -454,10 +539,11 @@ export interface StudioEvents {
   'job.progress': JobProgress;
   'datasets.changed': { datasetId: number };
   'run.progress': RunSummary;
+  'run.log': { id: number; lines: RunLogLine[] };
 }
 
 export type EventName = keyof StudioEvents;
-export const eventNames: EventName[] = ['job.progress', 'datasets.changed', 'run.progress'];
+export const eventNames: EventName[] = ['job.progress', 'datasets.changed', 'run.progress', 'run.log'];
 
 // ---------- errors and the wire format ----------
 

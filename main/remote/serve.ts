@@ -17,6 +17,7 @@ export async function serveRemote(studio: Studio, rendererDir: string): Promise<
     dispatch: createStudioDispatch(studio),
     events: studio.events,
     media: studio.media,
+    runFile: (id, item, name) => studio.runExport.read(id, item, name),
   });
   console.log(`PEFT Studio (remote shell) is up: ${server.url}`);
   return server;

@@ -40,9 +40,10 @@ describe('remote shell server', () => {
     await current?.studio.close();
   });
 
-  async function start() {
+  async function start(runFile?: Parameters<typeof startRemoteServer>[0]['runFile']) {
     current = tempStudio();
     server = await startRemoteServer({
+      runFile,
       host: '127.0.0.1',
       port: 0,
       token: TOKEN,
@@ -124,5 +125,24 @@ describe('remote shell server', () => {
     current!.studio.events.emit('datasets.changed', { datasetId: 42 });
     expect(await received).toEqual({ event: 'datasets.changed', payload: { datasetId: 42 } });
     socket.close();
+  });
+
+  it('serves a run export file for download by run id, item and listed name only, with the token', async () => {
+    const asked: string[] = [];
+    const port = await start(async (id, item, name) => {
+      asked.push(`${id}/${item}/${name}`);
+      return id === 3 && item === 'adapter' && name === 'adapter_config.json' ? Buffer.from('{"peft_type":"LORA"}') : undefined;
+    });
+    const ok = await get(port, '/runs/3/files/adapter/adapter_config.json', auth);
+    expect(ok.status).toBe(200);
+    expect(ok.headers['content-disposition']).toBe('attachment; filename="adapter_config.json"');
+    expect(ok.headers['content-type']).toBe('application/json');
+    expect(ok.body).toBe('{"peft_type":"LORA"}');
+    expect((await get(port, '/runs/3/files/adapter/adapter_config.json')).status).toBe(401);
+    expect((await get(port, '/runs/3/files/adapter/other.json', auth)).status).toBe(404);
+    // An unknown item is refused here; a name reaches the service only to be checked against the run folder's listing.
+    expect((await get(port, '/runs/3/files/secrets/adapter_config.json', auth)).status).toBe(404);
+    expect((await get(port, '/runs/3/files/adapter/..%2F..%2Fstudio.db', auth)).status).toBe(404);
+    expect(asked).toEqual(['3/adapter/adapter_config.json', '3/adapter/other.json', '3/adapter/../../studio.db']);
   });
 });

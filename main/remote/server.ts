@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { open } from 'node:fs/promises';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { isContentHash, type MediaKind, type StudioErrorCode } from '../../preload/api';
+import { isContentHash, type MediaKind, type RunExportItem, type StudioErrorCode } from '../../preload/api';
 import type { Dispatch } from '../services/api';
 import type { EventBus } from '../services/events';
 import type { MediaStore } from '../services/media';
@@ -18,6 +18,8 @@ export interface RemoteServerOptions {
   dispatch: Dispatch;
   events: EventBus;
   media: MediaStore;
+  /** A run's exportable file by run id, item and listed name (see run-export.ts); undefined when none. */
+  runFile?: (id: number, item: RunExportItem, name: string) => Promise<Buffer | undefined>;
 }
 
 export interface RemoteServer {
@@ -115,6 +117,23 @@ export async function startRemoteServer(options: RemoteServerOptions): Promise<R
       } finally {
         await handleFile.close();
       }
+    }
+
+    // Downloads of a run's export (the browser has no folder dialog): id, item and a name the
+    // service checks against the run folder's own listing.
+    const runFileMatch = /^\/runs\/(\d{1,12})\/files\/(adapter|model|metrics|config)\/([^/]{1,200})$/.exec(url.pathname);
+    if (runFileMatch && options.runFile) {
+      const [, id, item, encoded] = runFileMatch;
+      let name: string;
+      try {
+        name = decodeURIComponent(encoded!);
+      } catch {
+        return sendText(response, 404, '404: not found');
+      }
+      const bytes = await options.runFile(Number(id), item as RunExportItem, name);
+      if (!bytes) return sendText(response, 404, '404: not found');
+      const type = name.endsWith('.json') ? 'application/json' : name.endsWith('.csv') ? 'text/csv; charset=utf-8' : 'application/octet-stream';
+      return send(response, 200, bytes, type, { 'content-disposition': `attachment; filename="${name.replace(/[^A-Za-z0-9_.-]/g, '_')}"` });
     }
 
     const isPage = url.pathname === '/' || url.pathname === '/index.html';

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -110,6 +110,97 @@ describe('run service', () => {
     expect(run.info).toMatchObject({ valSource: 'dataset', valSize: 4, trainSize: 13 });
     const manifest = JSON.parse(readFileSync((run.config as { manifest: string }).manifest, 'utf8')) as { items: { split: string | null }[] };
     expect(manifest.items.map((item) => item.split).sort()).toEqual([...Array(13).fill('train'), ...Array(4).fill('val')]);
+  });
+
+  it('checkpoint now and extend while training; the log tail tells what happened', async () => {
+    const { studio, datasetId, modelId, until } = await setup();
+    const created = await studio.runs.create({ datasetId, modelId, method: 'lora', steps: 30, ...spec, checkpointEvery: 100 });
+    await until((r) => r.id === created.id && r.step >= 3);
+    studio.runs.checkpoint(created.id);
+    const checkpointed = new Promise<void>((resolve) => {
+      const stop = studio.events.subscribe((event, payload) => {
+        if (event === 'run.log' && (payload as { lines: { text: string }[] }).lines.some((l) => l.text.startsWith('checkpoint saved'))) {
+          stop();
+          resolve();
+        }
+      });
+    });
+    await checkpointed;
+    const saved = studio.runs.get(created.id).checkpoints;
+    expect(saved).toHaveLength(1);
+    expect(saved[0]!.step).toBeGreaterThan(3);
+    expect(saved[0]!.step).toBeLessThan(30);
+    expect(studio.runs.extend(created.id, 6).totalSteps).toBe(30);
+    await studio.runs.idle();
+    const run = studio.runs.get(created.id);
+    expect(run).toMatchObject({ status: 'done', step: 36, totalSteps: 36 });
+    expect((run.config as { spec: { steps: number; warmupSteps: number } }).spec).toMatchObject({ steps: 36, warmupSteps: 3 });
+    expect(run.checkpoints[0]!.step).toBe(36);
+    const texts = (await studio.runs.log(created.id, 500)).map((l) => l.text);
+    expect(texts[0]).toBe('starting (30 steps)');
+    for (const expected of [/^worker started \(pid \d+\)$/, /^backend /, /^training lora on 16 images, validating on 4/, /^checkpoint requested$/, /^budget raise to 36 steps requested$/, /^budget raised to 36 steps at step \d+/, /^finished at step 36/]) {
+      expect(texts.some((t) => expected.test(t)), String(expected)).toBe(true);
+    }
+    expect((await studio.runs.log(created.id, 2)).map((l) => l.text)).toEqual(texts.slice(-2));
+  });
+
+  it('extending a finished run resumes it to the new total; its export holds the PEFT adapter, metrics and config', async () => {
+    const { studio, datasetId, modelId } = await setup();
+    const created = await studio.runs.create({ datasetId, modelId, method: 'lora', steps: 8, ...spec });
+    await studio.runs.idle();
+    expect(() => studio.runs.resume(created.id)).toThrow(/finished/);
+    studio.runs.extend(created.id, 4);
+    await studio.runs.idle();
+    expect(studio.runs.get(created.id)).toMatchObject({ status: 'done', step: 12, totalSteps: 12 });
+    expect(studio.runs.metrics(created.id, 'loss', -1).map((p) => p.step)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+
+    const files = await studio.runExport.files(created.id);
+    expect(files.map((f) => `${f.item}/${f.name}`)).toEqual(
+      expect.arrayContaining(['adapter/adapter_model.safetensors', 'adapter/adapter_config.json', 'model/model.safetensors', 'metrics/metrics.csv', 'config/run_config.json']),
+    );
+    const exported = await studio.runExport.exportTo(created.id, ['adapter', 'metrics', 'config'], 'data');
+    expect(exported.folder).toBe(join(current!.dataDir, 'exports', `run-${created.id}`));
+    expect(exported.files.sort()).toEqual(['adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'metrics.csv', 'run_config.json']);
+    const adapterConfig = JSON.parse(readFileSync(join(exported.folder!, 'adapter/adapter_config.json'), 'utf8')) as { peft_type: string };
+    expect(adapterConfig.peft_type).toBe('LORA');
+    const csv = readFileSync(join(exported.folder!, 'metrics.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('name,context,step,value,time');
+    expect(csv.filter((row) => row.startsWith('loss,'))).toHaveLength(12);
+    const config = JSON.parse(readFileSync(join(exported.folder!, 'run_config.json'), 'utf8')) as { spec: { steps: number }; checkpoints: number[] };
+    expect(config.spec.steps).toBe(12);
+    expect(config.checkpoints[0]).toBe(12);
+
+    // Downloads name only what the run folder lists; anything else is not there.
+    expect((await studio.runExport.read(created.id, 'adapter', 'adapter_config.json'))?.toString()).toContain('LORA');
+    for (const name of ['../data.json', '..', 'data.json', 'adapter/adapter_config.json']) {
+      expect(await studio.runExport.read(created.id, 'adapter', name)).toBeUndefined();
+    }
+    expect(await studio.runExport.read(created.id, 'metrics', 'run_config.json')).toBeUndefined();
+    // No folder dialog and no OS shell in this (remote) studio.
+    await expect(studio.runExport.exportTo(created.id, ['adapter'], 'choose')).rejects.toThrow(/no folder dialog/);
+    await expect(studio.runExport.openFolder(created.id)).rejects.toThrow(/desktop app/);
+  });
+
+  it('a stopped run has no adapter to export yet, and says so', async () => {
+    const { studio, datasetId, modelId, until } = await setup();
+    const created = await studio.runs.create({ datasetId, modelId, method: 'lora', steps: 200, ...spec });
+    await until((r) => r.id === created.id && r.step >= 2);
+    studio.runs.stop(created.id);
+    await studio.runs.idle();
+    await expect(studio.runExport.exportTo(created.id, ['adapter', 'metrics'], 'data')).rejects.toThrow(/adapter is written when the run finishes/);
+  });
+
+  it('estimate: a dry run in a worker gives parameter counts, step time, memory and a verdict', async () => {
+    const { studio, datasetId, modelId } = await setup();
+    const estimate = await studio.runs.estimate({ datasetId, modelId, method: 'lora', steps: 100, ...spec });
+    expect(estimate).toMatchObject({ trainSize: 16, valSize: 4, stepsMeasured: 4, fits: 'yes' });
+    expect(estimate.trainableParams).toBeLessThan(estimate.totalParams);
+    expect(estimate.msPerStep).toBeGreaterThan(0);
+    expect(estimate.projectedPeakBytes).toBeGreaterThanOrEqual(estimate.peakBytes);
+    expect(estimate.etaS).toBeGreaterThan(estimate.setupS);
+    // The scratch folder is gone and no run was made.
+    expect(studio.runs.list()).toHaveLength(0);
+    expect(readdirSync(join(current!.dataDir, 'tmp'))).toEqual([]);
   });
 
   it('refuses a dataset with fewer than two labelled classes', async () => {

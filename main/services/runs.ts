@@ -1,8 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { ParsedInput, RunDetail, RunSummary } from '../../preload/api';
+import type { ParsedInput, RunDetail, RunEstimate, RunSummary } from '../../preload/api';
+import { extendedSpec } from '../engine/train/trainer';
+import type { TrainSpec } from '../engine/train/spec';
 import { writeFileAtomic } from '../engine/io/atomic';
 import type { DatasetManifest } from '../engine/data/manifest';
 import type { WorkerMessage, WorkerRequest } from '../worker/protocol';
@@ -11,6 +14,8 @@ import type { MetricPoint, RunRow } from '../store/runs';
 import { notFound, ServiceError } from './errors';
 import type { EventBus } from './events';
 import type { MediaStore } from './media';
+import { adviseEstimate, dryRun } from './run-estimate';
+import { createRunLogs } from './run-log';
 
 /** How to start a training process: the built worker under the app, the TypeScript one under tests. */
 export interface WorkerEntry {
@@ -29,11 +34,21 @@ interface LiveRun {
   buffer: MetricPoint[];
   timer: NodeJS.Timeout | null;
   stderr: string;
+  /** A raised budget the worker has not confirmed yet; applied by a resume if it finishes first. */
+  pendingSteps: number;
 }
+
+/** Step lines in the log: the first and every this many (evaluations and checkpoints always). */
+const LOG_STEP_EVERY = 10;
+
+/** Where a run keeps its manifest, checkpoints, adapter, merged model and log. */
+export const runFolder = (dataDir: string, id: number): string => join(dataDir, 'runs', String(id));
 
 export function createRunService(store: Store, media: MediaStore, events: EventBus, dataDir: string, worker: WorkerEntry) {
   const live = new Map<number, LiveRun>();
-  const runDir = (id: number) => join(dataDir, 'runs', String(id));
+  const runDir = (id: number) => runFolder(dataDir, id);
+  const logs = createRunLogs(runDir, (id, lines) => events.emit('run.log', { id, lines }));
+  let estimating = false;
 
   const requireRun = (id: number): RunRow => {
     const run = store.runs.get(id);
@@ -86,8 +101,48 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
     }, FLUSH_MS);
   };
 
+  /** The log line a worker message earns, if any. */
+  function logMessage(id: number, message: WorkerMessage) {
+    const info = (text: string) => logs.write(id, 'info', text);
+    switch (message.type) {
+      case 'ready':
+        return info(`worker started (pid ${message.pid})`);
+      case 'backend':
+        return info(`backend ${message.name}: ${message.reason}`);
+      case 'start': {
+        const pct = ((100 * message.trainableParams) / message.totalParams).toFixed(2);
+        info(
+          `training ${message.method} on ${message.trainSize} images, validating on ${message.valSize}; ` +
+            `${message.trainableParams.toLocaleString('en-US')} of ${message.totalParams.toLocaleString('en-US')} parameters trainable (${pct} %)` +
+            (message.featureCache ? '; frozen features cached' : ''),
+        );
+        if (message.resumedFrom) info(`resumed from the checkpoint of step ${message.resumedFrom.step}`);
+        for (const skipped of message.resumedFrom?.skipped ?? []) logs.write(id, 'warn', `skipped an unreadable checkpoint: ${skipped}`);
+        return;
+      }
+      case 'step':
+        if (message.step === 1 || message.step % LOG_STEP_EVERY === 0) {
+          info(`step ${message.step}: loss ${message.loss.toFixed(4)}, lr ${message.lr.toExponential(2)}, ${message.examplesPerS.toFixed(1)} examples/s`);
+        }
+        return;
+      case 'eval':
+        return info(`step ${message.step}: val loss ${message.valLoss.toFixed(4)}, val accuracy ${(message.valAccuracy * 100).toFixed(1)} %`);
+      case 'checkpoint':
+        return info(`checkpoint saved at step ${message.step}`);
+      case 'extended':
+        return info(`budget raised to ${message.steps} steps at step ${message.step}; the cosine now runs over ${message.steps} steps`);
+      case 'done': {
+        const { summary } = message;
+        return info(`${summary.stopped ? 'stopped' : 'finished'} at step ${summary.steps} after ${summary.wallS.toFixed(1)} s`);
+      }
+      case 'error':
+        return logs.write(id, 'error', message.message);
+    }
+  }
+
   function onMessage(id: number, message: WorkerMessage) {
     const now = Date.now() / 1000;
+    logMessage(id, message);
     switch (message.type) {
       case 'ready':
         store.runs.mergeInfo(id, { pid: message.pid });
@@ -95,6 +150,13 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
       case 'backend':
         store.runs.mergeInfo(id, { backend: message.name, backendReason: message.reason });
         return;
+      case 'extended': {
+        // The worker wrote a checkpoint with the new budget first: the config follows it now.
+        const state = live.get(id)!;
+        if (state.pendingSteps <= message.steps) state.pendingSteps = 0;
+        setSpec(id, extendedSpec(specOf(requireRun(id)), message.steps));
+        return progress(id);
+      }
       case 'start':
         store.runs.mergeInfo(id, {
           trainableParams: message.trainableParams,
@@ -138,14 +200,21 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
     }
   }
 
+  const specOf = (run: RunRow) => (run.config as { spec: TrainSpec }).spec;
+  const setSpec = (id: number, spec: TrainSpec) => store.runs.setConfig(id, { ...(requireRun(id).config as object), spec });
+
   function launch(run: RunRow, resume: boolean) {
     const config = run.config as { modelDir: string; manifest: string; spec: Record<string, unknown> };
-    const child = fork(worker.modulePath, [], { execArgv: worker.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    const state: LiveRun = { child, stopRequested: false, finished: false, buffer: [], timer: null, stderr: '' };
+    const child = fork(worker.modulePath, [], { execArgv: worker.execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const state: LiveRun = { child, stopRequested: false, finished: false, buffer: [], timer: null, stderr: '', pendingSteps: 0 };
     live.set(run.id, state);
     store.runs.setStatus(run.id, 'queued');
+    const checkpoint = store.runs.latestCheckpoint(run.id);
+    logs.write(run.id, 'info', resume && checkpoint ? `resuming from step ${checkpoint.step} of ${String(config.spec.steps)}` : `starting (${String(config.spec.steps)} steps)`);
+    child.stdout?.on('data', (chunk: Buffer) => logs.write(run.id, 'info', chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => {
       state.stderr = (state.stderr + chunk.toString()).slice(-4_000);
+      logs.write(run.id, 'warn', chunk.toString());
     });
     child.on('message', (message) => onMessage(run.id, message as WorkerMessage));
     child.once('message', () => {
@@ -159,6 +228,12 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
       if (state.timer) clearTimeout(state.timer);
       flush(run.id);
       live.delete(run.id);
+      if (code !== 0) logs.write(run.id, 'error', `the training process ended (${signal ?? `exit code ${code}`})`);
+      // Extended while the worker was already writing its final files: the resume takes the rest.
+      if (state.pendingSteps > 0 && requireRun(run.id).status === 'done') {
+        extendIdle(requireRun(run.id), state.pendingSteps);
+        return;
+      }
       if (state.finished) return;
       // The worker died without saying why (killed, out of memory): never leave the run "running".
       const lastLine = state.stderr.trim().split('\n').at(-1);
@@ -187,20 +262,34 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
     return writeFileAtomic(file, [Buffer.from(JSON.stringify(manifest))]);
   }
 
-  return {
+  /** The dataset, model and trainer spec a new run (or its dry run) names, or why not. */
+  async function resolveNewRun(input: ParsedInput<'runs.create'>) {
+    const dataset = store.datasets.get(input.datasetId);
+    if (!dataset) throw notFound(`Dataset ${input.datasetId}`);
+    const model = store.models.list().find((m) => m.id === input.modelId);
+    if (!model) throw notFound(`Model ${input.modelId}`);
+    const { getMethod } = await import('../engine/methods/registry');
+    try {
+      getMethod(input.method);
+    } catch (error) {
+      throw new ServiceError('validation', (error as Error).message);
+    }
+    const { name: _name, datasetId: _datasetId, modelId: _modelId, method, methodOptions, ...training } = input;
+    return { dataset, model, spec: { method, methodOptions, ...training } };
+  }
+
+  /** Raises a run's budget while no worker runs it, and resumes it (a finished run too). */
+  function extendIdle(run: RunRow, steps: number): RunSummary {
+    setSpec(run.id, extendedSpec(specOf(run), steps));
+    logs.write(run.id, 'info', `budget raised to ${steps} steps; resuming`);
+    if (run.status === 'done') store.runs.setStatus(run.id, 'stopped');
+    return service.resume(run.id);
+  }
+
+  const service = {
     async create(input: ParsedInput<'runs.create'>): Promise<RunSummary> {
-      const dataset = store.datasets.get(input.datasetId);
-      if (!dataset) throw notFound(`Dataset ${input.datasetId}`);
-      const model = store.models.list().find((m) => m.id === input.modelId);
-      if (!model) throw notFound(`Model ${input.modelId}`);
-      const { getMethod } = await import('../engine/methods/registry');
-      try {
-        getMethod(input.method);
-      } catch (error) {
-        throw new ServiceError('validation', (error as Error).message);
-      }
-      const { name, datasetId, modelId, method, methodOptions, ...training } = input;
-      const spec = { method, methodOptions, ...training };
+      const { dataset, model, spec } = await resolveNewRun(input);
+      const { name, datasetId, modelId, method } = input;
       const id = store.runs.create(name ?? `${method} on ${dataset.name}`, datasetId, modelId, method, {});
       const manifest = join(runDir(id), 'data.json');
       await mkdir(runDir(id), { recursive: true });
@@ -217,7 +306,56 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
     list: (): RunSummary[] => store.runs.list().map(summaryOf),
     get(id: number): RunDetail {
       const run = requireRun(id);
-      return { ...summaryOf(run), config: run.config, info: run.info, metrics: store.runs.summaries(id) };
+      return { ...summaryOf(run), config: run.config, info: run.info, metrics: store.runs.summaries(id), checkpoints: store.runs.checkpoints(id) };
+    },
+    /** Asks the training worker for a checkpoint at its next step boundary. */
+    checkpoint(id: number): RunSummary {
+      const run = requireRun(id);
+      const state = live.get(id);
+      if (!state) throw new ServiceError('conflict', `Run ${run.name} is not training: its last checkpoint is already saved.`);
+      logs.write(id, 'info', 'checkpoint requested');
+      state.child.send({ type: 'checkpoint' } satisfies WorkerRequest);
+      return summaryOf(run);
+    },
+    /**
+     * Adds `more` steps to the budget. A training run takes it at its next step boundary (the
+     * worker checkpoints with the new budget, then the config follows); any other run gets the new
+     * budget in its config and resumes from its last checkpoint. Either way the learning rate from
+     * that step on follows the cosine over the new total, warmup unchanged.
+     */
+    extend(id: number, more: number): RunSummary {
+      const run = requireRun(id);
+      const state = live.get(id);
+      const budget = Math.max(state?.pendingSteps ?? 0, specOf(run).steps) + more;
+      if (budget > 1_000_000) throw new ServiceError('validation', 'A run may have at most 1,000,000 steps.');
+      if (!state) return extendIdle(run, budget);
+      if (state.stopRequested) throw new ServiceError('conflict', `Run ${run.name} is stopping; extend it once it has stopped.`);
+      state.pendingSteps = budget;
+      logs.write(id, 'info', `budget raise to ${budget} steps requested`);
+      state.child.send({ type: 'extend', steps: budget } satisfies WorkerRequest);
+      return summaryOf(run);
+    },
+    /** The last `lines` lines of the run's log, oldest first. */
+    log: (id: number, lines: number) => {
+      requireRun(id);
+      return logs.tail(id, lines);
+    },
+    /** A dry run of the settings in a worker: measured step time and memory, and advice. */
+    async estimate(input: ParsedInput<'runs.estimate'>): Promise<RunEstimate> {
+      const { model, spec } = await resolveNewRun(input);
+      if (estimating) throw new ServiceError('conflict', 'An estimate is already running; wait for it to finish.');
+      estimating = true;
+      const scratch = join(dataDir, 'tmp', `estimate-${process.pid}-${Date.now()}`);
+      try {
+        await mkdir(scratch, { recursive: true });
+        const manifest = join(scratch, 'data.json');
+        await writeManifest(input.datasetId, manifest);
+        const measured = await dryRun(worker, { modelDir: model.path, dataDir: manifest, outDir: scratch, spec: spec as never });
+        return adviseEstimate(measured, spec, { freeBytes: freemem(), totalBytes: totalmem() });
+      } finally {
+        estimating = false;
+        await rm(scratch, { recursive: true, force: true });
+      }
     },
     metrics: (id: number, name: string, afterStep: number) => {
       requireRun(id);
@@ -250,9 +388,10 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
       launch(run, known >= 0);
       return summaryOf(requireRun(id));
     },
-    /** Resolves when no worker is alive (tests, shutdown). */
+    /** Resolves when no worker is alive and every log line has landed (tests, shutdown). */
     async idle(): Promise<void> {
       while (live.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      await logs.flushed();
     },
     /** At shutdown: workers are killed; their runs show as interrupted and resume from the last checkpoint. */
     killAll(): void {
@@ -263,6 +402,7 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
       }
     },
   };
+  return service;
 }
 
 export type RunService = ReturnType<typeof createRunService>;

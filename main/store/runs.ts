@@ -101,6 +101,9 @@ export function createRunsRepo(db: Db) {
   const latestCheckpoint = db.prepare<[number], { step: number; path: string; sha256: string }>(
     'SELECT step, path, sha256 FROM checkpoints WHERE run_id = ? ORDER BY step DESC LIMIT 1',
   );
+  const checkpoints = db.prepare<[number], { step: number; created_at: string }>(
+    'SELECT step, created_at FROM checkpoints WHERE run_id = ? ORDER BY step DESC',
+  );
 
   const appendMetrics = db.transaction((runId: number, points: readonly MetricPoint[]) => {
     const touched = new Set<string>();
@@ -138,6 +141,8 @@ export function createRunsRepo(db: Db) {
     series: (runId: number, name: string, context = '', afterStep = -1) => series.all(runId, name, context, afterStep),
     addCheckpoint: (runId: number, step: number, path: string, sha256: string): void => void addCheckpoint.run(runId, step, path, sha256),
     latestCheckpoint: (runId: number) => latestCheckpoint.get(runId),
+    /** Newest first. */
+    checkpoints: (runId: number) => checkpoints.all(runId).map((c) => ({ step: c.step, createdAt: c.created_at })),
   };
 }
 
