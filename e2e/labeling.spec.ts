@@ -140,6 +140,33 @@ test('bulk-label a shift-click range and a rubber band in the grid', async ({ st
   await expect(page.getByTestId('class-count-other')).toHaveText(String(expected));
 });
 
+test('select a range with Shift+arrow keys from the clicked tile, and label it', async ({ studio, page }) => {
+  const folder = tempDir('keys');
+  await writeLoose(folder, 'four', 4, 16);
+  await openStudioWithDataset(page, studio, 'Keys');
+  await importFolder(page, folder);
+  await createClass(page, 'four', '1');
+  const columns = Number(await page.getByTestId('thumb-grid').getAttribute('aria-colcount'));
+  expect(columns).toBeGreaterThan(1);
+  expect(columns).toBeLessThan(12); // a row down from tile 3 stays inside the 16 tiles
+
+  const selection = page.getByTestId('selection-count');
+  await tile(page, 1).click();
+  for (let i = 0; i < 3; i++) await page.keyboard.press('Shift+ArrowRight');
+  await expect(selection).toHaveText('4'); // tiles 1–4
+  await page.keyboard.press('Shift+ArrowLeft');
+  await expect(selection).toHaveText('3'); // back to 1–3: the range follows the keys from the anchor
+  await page.keyboard.press('Shift+ArrowDown');
+  const last = 3 + columns;
+  await expect(selection).toHaveText(String(last)); // tiles 1 … 3 + a row
+  await page.keyboard.press('1');
+  await expect(page.getByTestId('class-count-four')).toHaveText(String(last));
+  await expect(tile(page, 0)).toHaveAttribute('data-class', '');
+  await expect(tile(page, 1)).toHaveAttribute('data-class', 'four');
+  await expect(tile(page, last)).toHaveAttribute('data-class', 'four');
+  await expect(tile(page, last + 1)).toHaveAttribute('data-class', '');
+});
+
 test('undo and redo put labels back and bring them again', async ({ studio, page }) => {
   const folder = tempDir('undo');
   await writeLoose(folder, 'four', 4, 8);

@@ -40,6 +40,8 @@ interface Props {
   onActiveChange(index: number): void;
   onTileClick(index: number, item: ImageItem, how: TileClick): void;
   onOpen(index: number): void;
+  /** Shift+arrow/Page/Home/End moved the keyboard focus from `from` to `to`: select from the anchor to `to`. */
+  onExtend(from: number, to: number): void;
   /** A rubber band ended over these tiles; `add` when Ctrl/Cmd/Shift was held. */
   onBand(indices: number[], add: boolean): void;
   /** The page cache of the current filter, for the workspace to read loaded items from. */
@@ -47,7 +49,7 @@ interface Props {
 }
 
 export const LabelGrid = memo(function LabelGrid(props: Props) {
-  const { datasetId, filter, classes, expectedCount, refreshKey, selected, overrides, active, onActiveChange, onTileClick, onOpen, onBand, onCache } = props;
+  const { datasetId, filter, classes, expectedCount, refreshKey, selected, overrides, active, onActiveChange, onTileClick, onOpen, onExtend, onBand, onCache } = props;
   const client = useStudio();
   const toast = useToast();
   const scrollRef = useRef<HTMLDivElement>(null);
@@ -149,7 +151,9 @@ export const LabelGrid = memo(function LabelGrid(props: Props) {
     };
     if (event.key in moves && !event.altKey) {
       event.preventDefault();
-      moveTo(activeIndex < 0 ? 0 : moves[event.key]);
+      const target = activeIndex < 0 ? 0 : Math.max(0, Math.min(count - 1, moves[event.key]!));
+      moveTo(target);
+      if (event.shiftKey && count > 0) onExtend(current, target);
     } else if (event.key === 'Enter' && activeIndex >= 0 && cache.get(activeIndex)) {
       event.preventDefault();
       onOpen(activeIndex);

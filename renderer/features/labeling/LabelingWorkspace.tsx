@@ -154,6 +154,20 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
     [anchor, idsAt, toast],
   );
 
+  /** Shift+arrow keys: the range from the anchor (or the tile the keys started from) to where they went. */
+  const onExtend = useCallback(
+    (from: number, to: number) => {
+      const start = anchor >= 0 ? anchor : from;
+      setAnchor(start);
+      const [a, b] = rangeBetween(start, to);
+      idsAt(Array.from({ length: b - a + 1 }, (_, i) => a + i)).then(
+        (ids) => setSelected(new Set(ids)),
+        (e: unknown) => toast.error(e, 'Could not select the range'),
+      );
+    },
+    [anchor, idsAt, toast],
+  );
+
   const onBand = useCallback(
     (indices: number[], add: boolean) => {
       idsAt(indices).then(
@@ -427,6 +441,7 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
           onActiveChange={setActive}
           onTileClick={onTileClick}
           onOpen={openFocus}
+          onExtend={onExtend}
           onBand={onBand}
           onCache={onCache}
         />
@@ -446,7 +461,7 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
         ) : null}
       </div>
       <p className="label-help muted">
-        Click, <kbd>Shift</kbd>+click, <kbd>Ctrl</kbd>+click or drag to select · <kbd>Ctrl</kbd>+<kbd>A</kbd> all · class key labels · <kbd>0</kbd>/<kbd>⌫</kbd> unlabel ·{' '}
+        Click, <kbd>Shift</kbd>+click, <kbd>Shift</kbd>+arrows, <kbd>Ctrl</kbd>+click or drag to select · <kbd>Ctrl</kbd>+<kbd>A</kbd> all · class key labels · <kbd>0</kbd>/<kbd>⌫</kbd> unlabel ·{' '}
         <kbd>Enter</kbd> focus view
       </p>
     </div>
