@@ -1,7 +1,11 @@
-import type { Page } from '@playwright/test';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { APIRequestContext, Page } from '@playwright/test';
+import { FASHION_CLASSES, makeFashionFolder } from '../scripts/make-fashion-folder';
 import { digitPng } from '../test/digits';
 import { sharedPath } from '../test/shared';
-import { expect, test } from './studio';
+import { expect, test, type RunningStudio } from './studio';
 
 const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name });
 
@@ -66,4 +70,67 @@ test('preview a dropped handwritten digit with vit-mnist: top-5 with the right d
   // Something that is not an image is refused with the import checks' reason.
   await dropFile(page, 'preview-drop', 'notes.png', Buffer.from('not an image at all'));
   await expect(page.getByTestId('preview-error')).toContainText('notes.png: not an image');
+});
+
+/** One call of the studio's HTTP API, as the remote client makes it; returns the value or throws the error. */
+async function call<T>(request: APIRequestContext, studio: RunningStudio, channel: string, input: unknown): Promise<T> {
+  const response = await request.post(`${studio.origin}/api/${channel}`, { data: input, headers: { authorization: `Bearer ${studio.token}` } });
+  const envelope = (await response.json()) as { ok: boolean; value?: T; error?: { message: string } };
+  if (!envelope.ok) throw new Error(`${channel}: ${envelope.error?.message}`);
+  return envelope.value as T;
+}
+
+test('make a soup of two finished LoRA runs from the runs table, keep it as a model, and try a run', async ({ studio, page, request }) => {
+  const model = sharedPath('models/vit-mnist');
+  test.skip(!model, 'needs ../shared/models/vit-mnist');
+  test.setTimeout(180_000);
+  // Set-up through the API (the runs spec drives these screens): three look-alike Fashion-MNIST
+  // classes (T-shirt, Pullover, Shirt), 10 real images each, a val split, two short runs.
+  const folder = mkdtempSync(join(tmpdir(), 'studio-e2e-soup-'));
+  await makeFashionFolder(folder, 10, [0, 2, 6]);
+  const shirtDir = join(folder, FASHION_CLASSES[6]!);
+  const shirt = readFileSync(join(shirtDir, readdirSync(shirtDir)[0]!));
+  const { id: modelId } = await call<{ id: number }>(request, studio, 'models.import', { path: model });
+  const { id: datasetId } = await call<{ id: number }>(request, studio, 'datasets.create', { name: 'Digits' });
+  const { importId } = await call<{ importId: number }>(request, studio, 'imports.start', { datasetId, source: { kind: 'folder', path: folder } });
+  await expect.poll(async () => (await call<{ status: string }>(request, studio, 'imports.get', { id: importId })).status).toBe('done');
+  rmSync(folder, { recursive: true, force: true });
+  await call(request, studio, 'splits.make', { datasetId, train: 0.7, val: 0.3, test: 0, reassign: true });
+  for (const [name, seed] of [['LoRA seed 1', 1], ['LoRA seed 2', 2]] as const) {
+    await call(request, studio, 'runs.create', { name, datasetId, modelId, method: 'lora', steps: 12, batchSize: 8, lr: 3e-3, seed, evalEvery: 6, checkpointEvery: 6 });
+  }
+  await expect
+    .poll(async () => (await call<{ status: string }[]>(request, studio, 'runs.list', {})).map((r) => r.status).join(','), { timeout: 150_000 })
+    .toBe('done,done');
+
+  await page.goto(studio.url);
+  await nav(page, 'Runs').click();
+  const soupButton = page.getByRole('button', { name: /^Make soup/ });
+  await page.getByLabel('Select LoRA seed 1').check();
+  await expect(soupButton).toBeDisabled();
+  await page.getByLabel('Select LoRA seed 2').check();
+  await soupButton.click();
+  const dialog = page.getByTestId('soup-dialog');
+  await expect(dialog.getByTestId('soup-uniform-accuracy')).toHaveText(/%/, { timeout: 60_000 });
+  await expect(dialog.getByTestId('soup-greedy-accuracy')).toHaveText(/%/);
+  // 30 % of 10 images of each of 3 classes held out by both runs.
+  await expect(dialog).toContainText('Scored on 9 held-out images');
+  await expect(dialog.getByTestId('soup-uniform')).toContainText('LoRA seed 1 + LoRA seed 2');
+  await page.screenshot({ path: 'docs/screenshots/soup.png' });
+  await dialog.getByTestId('soup-uniform').getByRole('button', { name: 'Keep as model' }).click();
+  await expect(dialog.getByTestId('soup-uniform-kept')).toBeVisible({ timeout: 60_000 });
+  await dialog.getByRole('button', { name: 'Close' }).click();
+
+  await nav(page, 'Models').click();
+  await expect(page.getByTestId('model-row')).toHaveCount(2);
+  await expect(page.getByTestId('model-row').filter({ hasText: 'uniform soup of LoRA seed 1 + LoRA seed 2' })).toHaveCount(1);
+
+  // "Try it" on a run opens Previews with that run's model.
+  await nav(page, 'Runs').click();
+  await page.getByRole('link', { name: 'LoRA seed 2' }).click();
+  await page.getByRole('link', { name: 'Try it' }).click();
+  await expect(page.getByLabel('Model to try')).toHaveValue(/^run:\d+$/);
+  await dropFile(page, 'preview-drop', 'shirt.png', shirt);
+  await expect(page.getByTestId('preview-class')).toHaveCount(3, { timeout: 30_000 });
+  await expect(page.getByTestId('preview-overlay')).toBeVisible();
 });

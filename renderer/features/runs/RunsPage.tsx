@@ -10,6 +10,7 @@ import { ComparePage } from './ComparePage';
 import './runs.css';
 import { NewRunPage } from './NewRunPage';
 import { RunPage, StatusBadge } from './RunPage';
+import { MakeSoup } from './SoupPanel';
 import {
   filterRuns,
   formatAccuracy,
@@ -92,6 +93,7 @@ function RunsTable() {
         <h1 id="runs-title">Runs</h1>
         {runs && runs.length > 0 ? <span className="page-meta">{plural(runs.length, 'run')}</span> : null}
         <div className="run-actions">
+          <MakeSoup runs={(runs ?? []).filter((r) => selected.has(r.id))} />
           <button
             type="button"
             className="button"
