@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { registerCopyFreeWasmKernels } from './ops/wasm-copies';
 
 export interface BackendInfo {
   /** tfjs backend name: 'tensorflow' (tfjs-node / tfjs-node-gpu), 'wasm' or 'cpu'. */
@@ -94,6 +95,7 @@ async function tryCandidate(candidate: Candidate): Promise<string | undefined> {
         wasm.setWasmPaths(dist + path.sep);
         if (!(await tf.setBackend('wasm'))) return 'wasm did not initialise';
         registerFastWasmBatchMatMul();
+        registerCopyFreeWasmKernels();
         return undefined;
       }
       case 'cpu':
@@ -132,8 +134,10 @@ function registerFastMatMulGradient(): void {
       const B = b as tf.Tensor2D;
       const t = tf.transpose;
       if (!transposeA && !transposeB) {
-        // C = A·B
-        return { a: () => tf.matMul(d, t(B)), b: () => tf.matMul(t(A), d) };
+        // C = A·B. XNNPACK packs the right operand on every call: for dB = Aᵀ·dC with dC wider
+        // than A (a linear layer's weight gradient, out > in), (dCᵀ·A)ᵀ packs the narrower A.
+        const dB = d.shape[1] > A.shape[1] ? () => t(tf.matMul(t(d), A)) : () => tf.matMul(t(A), d);
+        return { a: () => tf.matMul(d, t(B)), b: dB };
       }
       if (!transposeA && transposeB) {
         // C = A·Bᵀ

@@ -12,6 +12,7 @@
 //   norm.{weight,bias} [D] (when finalNorm ≠ 'none')
 //   head.weight [D, numLabels], head.bias [numLabels]
 import * as tf from '@tensorflow/tfjs';
+import { layerNormRows } from '../ops/layer-norm';
 
 export type VitActivation = 'relu' | 'gelu' | 'gelu_tanh';
 
@@ -131,9 +132,7 @@ function linear(params: VitParams, name: string, x: tf.Tensor2D, bias = true, ho
 }
 
 function layerNorm(params: VitParams, name: string, x: tf.Tensor2D, eps: number, hooks?: VitHooks): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  const out = tf.add(tf.mul(normed, param(params, `${name}.weight`)), param(params, `${name}.bias`)) as tf.Tensor2D;
+  const out = layerNormRows(x, param(params, `${name}.weight`), param(params, `${name}.bias`), eps);
   return hooks?.norm ? hooks.norm(name, out) : out;
 }
 
