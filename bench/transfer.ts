@@ -249,8 +249,8 @@ interface StepRow {
   timed: number;
 }
 
-/** PyTorch implements these (scripts/bench_torch_train.py); the rest are timed on our side only. */
-const TORCH_METHODS = new Set(['linear-probe', 'full', 'lora', 'vpt', 'ssf']);
+/** PyTorch implements these (scripts/bench_torch_train.py); patch-* methods are timed on our side only. */
+const TORCH_METHODS = new Set(['linear-probe', 'full', 'lora', 'vpt', 'ssf', 'side', 'sara']);
 
 async function stepTimes(methods: string[], timed: number, warm: number, batch: number, perClass: number, log: (l: string) => void): Promise<StepRow[]> {
   await initBackend();

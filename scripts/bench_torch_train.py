@@ -9,7 +9,14 @@ LayerNorm, trains in every method):
   lora          r 8, alpha 16 on to_qkv of all blocks (B = 0 at start)
   vpt           VPT-deep, 10 prompts per block (dropout 0.1), a new set replaces the old before every block
   ssf           γ/β after the patch embedding, norm1, to_qkv (γ only: no bias), to_out, norm2, fc1, fc2
-SaRA and the side network are not implemented here.
+  side          ladder side network (main/engine/methods/side): width D/8, MLP M/8, heads gcd(H, width),
+                qkv bias; embed_down of the embedded tokens, then per block a gated down-projection of
+                that backbone block's output, h = μ·down(tap) + (1−μ)·h, μ = σ(α/0.1), a pre-norm side
+                block; norm + up-projection to D replaces the final tokens for the head. The taps are
+                computed once, without gradients (the engine caches them too when augmentation is off)
+  sara          sparse updates (main/engine/methods/sara): the 5 % smallest-|W| entries of to_qkv,
+                to_out, fc1 and fc2 of every block are values scattered into Δ ([in, out]),
+                y = base(x) + x Δ; plus 1e-3 × the nuclear norm of one random Δ per step
 
 One step = zero_grad, forward, cross-entropy, backward, clip to global norm 1, AdamW (weight decay
 0.01) on a fixed batch of 32 random images; wall time by time.perf_counter.
@@ -27,6 +34,7 @@ for _v in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ.setdefault(_v, '1')
 
 import argparse  # noqa: E402
+import math  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -38,11 +46,11 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_torch import read_safetensors  # noqa: E402
-from make_vit_fixtures import LucidViT  # noqa: E402
+from make_vit_fixtures import LucidViT, act_module, attention  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VIT_MNIST = os.path.join(ROOT, '..', 'shared', 'models', 'vit-mnist')
-METHODS = ['linear-probe', 'full', 'lora', 'vpt', 'ssf']
+METHODS = ['linear-probe', 'full', 'lora', 'vpt', 'ssf', 'side', 'sara']
 
 
 class LoraLinear(nn.Module):
@@ -55,6 +63,64 @@ class LoraLinear(nn.Module):
 
     def forward(self, x):
         return self.base(x) + (x @ self.A.t() @ self.B.t()) * self.scale
+
+
+class SideBlock(nn.Module):
+    """vitBlock on the side config: pre-norm attention (qkv with bias) and MLP, both residual."""
+
+    def __init__(self, w, heads, mlp, act):
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.qkv, self.proj = nn.LayerNorm(w), nn.Linear(w, 3 * w), nn.Linear(w, w)
+        self.norm2, self.fc1, self.act, self.fc2 = nn.LayerNorm(w), nn.Linear(w, mlp), act_module(act), nn.Linear(mlp, w)
+
+    def forward(self, x):
+        q, k, v = self.qkv(self.norm1(x)).chunk(3, dim=-1)
+        x = x + self.proj(attention(q, k, v, self.heads))
+        return x + self.fc2(self.act(self.fc1(self.norm2(x))))
+
+
+class SideNetwork(nn.Module):
+    def __init__(self, c, reduction=8, temperature=0.1):
+        super().__init__()
+        d = c['hidden_size']
+        w = max(4, d // reduction)
+        depth = c['num_hidden_layers']
+        self.temperature = temperature
+        self.embed_down = nn.Linear(d, w)
+        self.down = nn.ModuleList([nn.Linear(d, w) for _ in range(depth)])
+        self.gates = nn.Parameter(torch.zeros(depth))
+        self.blocks = nn.ModuleList([SideBlock(w, math.gcd(c['num_attention_heads'], w), max(4, c['intermediate_size'] // reduction), c['hidden_act'])
+                                     for _ in range(depth)])
+        self.norm, self.up = nn.LayerNorm(w), nn.Linear(w, d)
+
+    def forward(self, taps):
+        h = self.embed_down(taps[0])
+        for j, block in enumerate(self.blocks):
+            mu = torch.sigmoid(self.gates[j] / self.temperature)
+            h = block(mu * self.down[j](taps[j + 1]) + (1 - mu) * h)
+        return self.up(self.norm(h))
+
+
+def smallest_magnitudes(w, k):
+    """Flat indices of the k smallest |w| (ties by index), as the engine's smallestMagnitudes."""
+    return torch.sort(torch.argsort(w.abs().flatten(), stable=True)[:k]).values
+
+
+class SaraLinear(nn.Module):
+    def __init__(self, base, sparsity=0.05):
+        super().__init__()
+        self.base = base
+        self.rows, self.cols = base.in_features, base.out_features
+        k = max(1, round(sparsity * self.rows * self.cols))
+        self.register_buffer('indices', smallest_magnitudes(base.weight.detach().t(), k))
+        self.values = nn.Parameter(torch.zeros(k))
+
+    def delta(self):
+        return torch.zeros(self.rows * self.cols).index_put((self.indices,), self.values).view(self.rows, self.cols)
+
+    def forward(self, x):
+        return self.base(x) + x @ self.delta()
 
 
 def ssf_hook(module, channels, shift=True):
@@ -119,6 +185,26 @@ class Bench:
                 return m.mlp_head(x[:, 0])
 
             self.forward = vpt_forward
+        elif method == 'side':
+            side = SideNetwork(c)
+            extra += list(side.parameters())
+            with torch.no_grad():  # the backbone taps once, as the engine's tap cache
+                p = m.to_patch_embedding(self.x)
+                taps = [torch.cat([m.cls_token.expand(p.shape[0], -1, -1), p], dim=1) + m.pos_embedding]
+                for attn, ff in m.transformer.layers:
+                    x = attn(taps[-1]) + taps[-1]
+                    taps.append(ff(x) + x)
+            self.forward = lambda: m.mlp_head(side(taps)[:, 0])
+        elif method == 'sara':
+            sites = []
+            for attn, ff in m.transformer.layers:
+                attn.fn.to_qkv = SaraLinear(attn.fn.to_qkv)
+                attn.fn.to_out[0] = SaraLinear(attn.fn.to_out[0])
+                ff.fn.net[0] = SaraLinear(ff.fn.net[0])
+                ff.fn.net[3] = SaraLinear(ff.fn.net[3])
+                sites += [attn.fn.to_qkv, attn.fn.to_out[0], ff.fn.net[0], ff.fn.net[3]]
+            extra += [site.values for site in sites]
+            self.penalty = lambda: 1e-3 * torch.linalg.matrix_norm(sites[torch.randint(len(sites), ()).item()].delta(), 'nuc')
         elif method == 'linear-probe':
             with torch.no_grad():  # backbone features once, as the engine's feature cache
                 p = m.to_patch_embedding(self.x)
@@ -126,6 +212,8 @@ class Bench:
             self.forward = lambda: m.mlp_head(pooled)
         elif method != 'full':
             raise ValueError(f'method {method} not implemented in the PyTorch reference')
+        if method != 'sara':
+            self.penalty = None
         head_side = list(m.mlp_head.parameters())
         for p in head_side + extra:
             p.requires_grad_(True)
@@ -139,6 +227,8 @@ class Bench:
         t0 = time.perf_counter()
         self.opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(self.forward(), self.y)
+        if self.penalty:
+            loss = loss + self.penalty()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
