@@ -111,6 +111,8 @@ export const inputSchemas = {
     })
     .strict(),
   'images.ids': z.object({ datasetId: id, filter: imageFilter }).strict(),
+  /** Runs whose evaluations stored predictions on the dataset's images (for the prediction filters). */
+  'predictions.runs': z.object({ datasetId: id }).strict(),
   'classes.create': z.object({ datasetId: id, name, color: color.optional() }).strict(),
   'classes.update': z.object({ id, name: name.optional(), color: color.optional() }).strict(),
   'classes.merge': z.object({ sourceId: id, targetId: id }).strict(),
@@ -226,6 +228,13 @@ export interface ImageItem {
   classId: number | null;
   split: Split | null;
   caption: string | null;
+}
+
+/** A run with stored predictions on a dataset: `count` images scored. */
+export interface PredictionRun {
+  runId: number;
+  name: string;
+  count: number;
 }
 
 export interface ImagePage {
@@ -415,6 +424,8 @@ export interface EvaluationClassScore {
 
 export interface EvaluationPrediction {
   imageHash: string;
+  /** The image in the run's dataset (null when the dataset or the image is gone): what relabeling labels. */
+  imageId: number | null;
   fileName: string;
   /** Indices into RunEvaluation.classes. */
   label: number;
@@ -481,6 +492,7 @@ export interface ApiOutputs {
   'datasets.delete': { deleted: true };
   'images.page': ImagePage;
   'images.ids': number[];
+  'predictions.runs': PredictionRun[];
   'classes.create': ClassSummary;
   'classes.update': ClassSummary;
   'classes.merge': { moved: number };

@@ -21,6 +21,7 @@ export function createHandlers(studio: Studio): Handlers {
     'images.page': ({ datasetId, offset, limit, afterId, classId, filter }) =>
       datasets.images(datasetId, { ...filter, ...(classId !== undefined && { classId }) }, offset, limit, afterId),
     'images.ids': ({ datasetId, filter }) => datasets.imageIds(datasetId, filter),
+    'predictions.runs': ({ datasetId }) => datasets.predictionRuns(datasetId),
     'classes.create': ({ datasetId, name, color }) => labeling.createClass(datasetId, name, color),
     'classes.update': ({ id, name, color }) => labeling.updateClass(id, name, color),
     'classes.merge': ({ sourceId, targetId }) => labeling.mergeClasses(sourceId, targetId),

@@ -41,6 +41,11 @@ export function createDatasetService(store: Store, media: MediaStore, keep: (has
       mustExist(datasetId);
       return store.images.ids(datasetId, filter);
     },
+    /** Runs whose evaluations left predictions on the dataset's images (the labeling prediction filters). */
+    predictionRuns(datasetId: number) {
+      mustExist(datasetId);
+      return store.predictions.runsOf(datasetId);
+    },
     /** Removes files no image references any more. */
     sweepMedia: async () => media.sweep(keep),
   };

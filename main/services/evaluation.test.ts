@@ -50,6 +50,7 @@ describe('evaluation service', () => {
         const image = hashes.get(p.imageHash);
         expect(image).toBeDefined();
         expect(p.fileName).toBe(image!.fileName);
+        expect(p.imageId).toBe(image!.id);
         expect(result.classes[p.label]).toBe(image!.classId === null ? undefined : studio.datasets.get(datasetId).classes.find((c) => c.id === image!.classId)!.name);
         expect(p.confidence).toBeGreaterThanOrEqual(0.5);
         expect(p.confidence).toBeLessThanOrEqual(1);
@@ -58,6 +59,15 @@ describe('evaluation service', () => {
       expect(result.n).toBe(split === 'val' ? valSize : split === 'test' ? testCount : valSize + testCount);
       expect(result.perClass.map((c) => c.support)).toEqual(result.confusion.map((row) => row.reduce((a, b) => a + b, 0)));
     }
+    // Every scored image's prediction is stored with the run: labeling filters by them.
+    const all = await studio.evaluation.evaluate(run.id, 'all');
+    const classIdOf = new Map(studio.datasets.get(datasetId).classes.map((c) => [c.name, c.id]));
+    const filtered = (prediction: { runId: number; classId?: number; disagrees?: true }) => studio.datasets.imageIds(datasetId, { prediction }).sort((a, b) => a - b);
+    const idsWhere = (keep: (p: (typeof all.predictions)[number]) => boolean) => all.predictions.filter(keep).map((p) => p.imageId!).sort((a, b) => a - b);
+    expect(filtered({ runId: run.id })).toEqual(idsWhere(() => true));
+    expect(filtered({ runId: run.id, classId: classIdOf.get('1')! })).toEqual(idsWhere((p) => all.classes[p.pred] === '1'));
+    expect(filtered({ runId: run.id, disagrees: true })).toEqual(idsWhere((p) => p.pred !== p.label));
+    expect(studio.datasets.predictionRuns(datasetId)).toEqual([{ runId: run.id, name: run.name, count: all.n }]);
     // Cached: the same object comes back.
     expect(await studio.evaluation.evaluate(run.id, 'val')).toBe(await studio.evaluation.evaluate(run.id, 'val'));
     // Through the contract too.

@@ -1,7 +1,8 @@
 // Scores a run's trained model on images of its dataset: the run's own validation images (the
 // trainer's seeded stratified split of the run's manifest), the dataset's test split, or both.
 // Runs in the main process (inference only, a few hundred images at most for a studio dataset);
-// results are cached per (run, split) in memory.
+// results are cached per (run, split) in memory, and every image's prediction is stored with the
+// run (the labeling filters "predicted class" and "prediction disagrees with label" read them).
 import { basename, join } from 'node:path';
 import type { EvaluationPrediction, EvaluationSplit, RunEvaluation } from '../../preload/api';
 import type { DatasetManifest } from '../engine/data/manifest';
@@ -116,15 +117,17 @@ export function createEvaluationService(store: Store, media: MediaStore, dataDir
     return manifest;
   }
 
-  function fileNames(run: RunRow): Map<string, string> {
-    const names = new Map<string, string>();
-    if (run.datasetId === null) return names;
-    for (let offset = 0; ; offset += PAGE) {
-      const { items } = store.images.page(run.datasetId, {}, offset, PAGE);
-      for (const image of items) names.set(image.hash, image.fileName);
+  /** The run's dataset images by content hash (what a manifest item's file is named by). */
+  function imagesByHash(run: RunRow): Map<string, { id: number; fileName: string }> {
+    const images = new Map<string, { id: number; fileName: string }>();
+    if (run.datasetId === null) return images;
+    for (let after: number | undefined; ; ) {
+      const { items } = store.images.page(run.datasetId, {}, 0, PAGE, after);
+      for (const image of items) images.set(image.hash, { id: image.id, fileName: image.fileName });
       if (items.length < PAGE) break;
+      after = items.at(-1)!.id;
     }
-    return names;
+    return images;
   }
 
   async function compute(run: RunRow, split: EvaluationSplit): Promise<RunEvaluation> {
@@ -146,15 +149,22 @@ export function createEvaluationService(store: Store, media: MediaStore, dataDir
             : 'The dataset has no labelled test images of this run\'s classes: make splits with a test share first.',
         );
       }
-      const names = fileNames(run);
+      const images = imagesByHash(run);
       const predictions: EvaluationPrediction[] = [];
       const result = await evaluate(model, manifestDataset({ classes, items }), {
         batchSize: BATCH,
         onPrediction: (p) => {
           const hash = basename(p.id);
-          predictions.push({ imageHash: hash, fileName: names.get(hash) ?? hash, label: p.label, pred: p.pred, confidence: maxSoftmax(p.logits) });
+          const image = images.get(hash);
+          predictions.push({ imageHash: hash, imageId: image?.id ?? null, fileName: image?.fileName ?? hash, label: p.label, pred: p.pred, confidence: maxSoftmax(p.logits) });
         },
       });
+      const datasetId = run.datasetId;
+      if (datasetId !== null) {
+        store.transaction(() =>
+          store.predictions.save(run.id, datasetId, predictions.map((p) => ({ imageHash: p.imageHash, className: classes[p.pred]!, confidence: p.confidence }))),
+        );
+      }
       return {
         runId: run.id,
         split,

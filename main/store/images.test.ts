@@ -60,6 +60,40 @@ describe('images repo paging', () => {
     expect(first).toMatchObject({ classId: cat, split: 'train', caption: 'caption 0', fileName: 'cat_0.png' });
   });
 
+  it('stores a run\'s predictions and filters by predicted class and by disagreement with the label', () => {
+    const { s, datasetId, cat } = seeded();
+    const dog = s.datasets.ensureClass(datasetId, 'dog');
+    const all = s.images.page(datasetId, {}, 0, 100).items;
+    const run = s.runs.create('r', datasetId, null, 'lora', {});
+    const other = s.runs.create('r2', datasetId, null, 'lora', {});
+    // The run scored the first 12 images: even positions predicted cat, odd dog; one unknown class.
+    const scored = all.slice(0, 12).map((image, i) => ({ image, className: i === 11 ? 'bird' : i % 2 === 0 ? 'cat' : 'dog' }));
+    const saved = s.predictions.save(run, datasetId, [
+      ...scored.map(({ image, className }) => ({ imageHash: image.hash, className, confidence: 0.9 })),
+      { imageHash: 'not-in-the-dataset', className: 'cat', confidence: 0.5 },
+    ]);
+    expect(saved).toBe(12);
+    s.predictions.save(other, datasetId, [{ imageHash: all[20]!.hash, className: 'cat', confidence: 0.7 }]);
+    expect(s.predictions.runsOf(datasetId)).toEqual([{ runId: other, name: 'r2', count: 1 }, { runId: run, name: 'r', count: 12 }]);
+
+    const ids = (filter: ImageFilter) => s.images.ids(datasetId, filter);
+    const idsOf = (pick: (x: (typeof scored)[number]) => boolean) => scored.filter(pick).map((x) => x.image.id);
+    expect(ids({ prediction: { runId: run } })).toEqual(idsOf(() => true));
+    expect(ids({ prediction: { runId: run, classId: dog } })).toEqual(idsOf((x) => x.className === 'dog'));
+    // Disagreeing: labeled, and not as predicted (a class the dataset lacks never agrees).
+    const disagreeing = idsOf((x) => x.image.classId !== null && (x.className === 'bird' || x.image.classId !== (x.className === 'cat' ? cat : dog)));
+    expect(disagreeing.length).toBeGreaterThan(0);
+    expect(ids({ prediction: { runId: run, disagrees: true } })).toEqual(disagreeing);
+    expect(s.images.page(datasetId, { classId: cat, prediction: { runId: run, disagrees: true } }, 0, 100).total).toBe(
+      scored.filter((x) => x.image.classId === cat && x.className !== 'cat').length,
+    );
+    // Saving again replaces; deleting a class keeps its predictions, with no class to match.
+    s.predictions.save(run, datasetId, [{ imageHash: scored[1]!.image.hash, className: 'cat', confidence: 0.6 }]);
+    expect(ids({ prediction: { runId: run, classId: dog } })).toEqual(idsOf((x) => x.className === 'dog').slice(1));
+    s.datasets.deleteClass(dog, false);
+    expect(ids({ prediction: { runId: run } })).toHaveLength(12);
+  });
+
   it('orders a page from the (dataset_id, id) index, without sorting the dataset', () => {
     const { s } = seeded();
     const plan = s.db

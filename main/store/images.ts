@@ -22,6 +22,11 @@ export interface ImageFilter {
   importId?: number;
   /** Substring of the file name, case-insensitive. */
   search?: string;
+  /**
+   * Images a run's evaluation scored: predicted as classId, or (disagrees) labeled with another
+   * class than predicted; unlabeled images never disagree.
+   */
+  prediction?: { runId: number; classId?: number; disagrees?: boolean };
 }
 
 interface ImageRow {
@@ -62,7 +67,8 @@ function whereOf(datasetId: number, filter: ImageFilter): { joins: string; where
     clauses.push(clause);
     params.push(...values);
   };
-  if (filter.classId !== undefined) joins.push('LEFT JOIN labels l ON l.image_id = i.id');
+  const prediction = filter.prediction;
+  if (filter.classId !== undefined || prediction?.disagrees) joins.push('LEFT JOIN labels l ON l.image_id = i.id');
   if (filter.classId === null) add('l.class_id IS NULL');
   else if (filter.classId !== undefined) add('l.class_id = ?', filter.classId);
   if (filter.split !== undefined) joins.push('LEFT JOIN splits s ON s.image_id = i.id');
@@ -70,6 +76,15 @@ function whereOf(datasetId: number, filter: ImageFilter): { joins: string; where
   else if (filter.split) add('s.split = ?', filter.split);
   if (filter.importId !== undefined) add('i.import_id = ?', filter.importId);
   if (filter.search) add("i.file_name LIKE ? ESCAPE '\\'", `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (prediction) {
+    const predicted = [
+      'p.image_id = i.id AND p.run_id = ?',
+      ...(prediction.classId !== undefined ? ['p.class_id = ?'] : []),
+      ...(prediction.disagrees ? ['p.class_id IS NOT l.class_id'] : []),
+    ];
+    if (prediction.disagrees) add('l.class_id IS NOT NULL');
+    add(`EXISTS (SELECT 1 FROM predictions p WHERE ${predicted.join(' AND ')})`, prediction.runId, ...(prediction.classId !== undefined ? [prediction.classId] : []));
+  }
   return { joins: joins.join(' '), where: clauses.join(' AND '), params };
 }
 

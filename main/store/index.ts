@@ -4,6 +4,7 @@ import { createImagesRepo } from './images';
 import { createImportsRepo } from './imports';
 import { createLabelsRepo } from './labels';
 import { createModelsRepo } from './models';
+import { createPredictionsRepo } from './predictions';
 import { createRunsRepo } from './runs';
 
 /** The store: one database, one repo per table group. The main process is its one writer. */
@@ -16,6 +17,7 @@ export function openStore(file: string) {
     imports: createImportsRepo(db),
     labels: createLabelsRepo(db),
     models: createModelsRepo(db),
+    predictions: createPredictionsRepo(db),
     runs: createRunsRepo(db),
     /** Runs fn in one transaction: all of its writes land, or none. */
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
