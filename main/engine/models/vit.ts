@@ -12,6 +12,7 @@
 //   norm.{weight,bias} [D] (when finalNorm ≠ 'none')
 //   head.weight [D, numLabels], head.bias [numLabels]
 import * as tf from '@tensorflow/tfjs';
+import { geluErf, geluTanh } from '../ops/gelu';
 import { layerNormRows } from '../ops/layer-norm';
 
 export type VitActivation = 'relu' | 'gelu' | 'gelu_tanh';
@@ -136,19 +137,14 @@ function layerNorm(params: VitParams, name: string, x: tf.Tensor2D, eps: number,
   return hooks?.norm ? hooks.norm(name, out) : out;
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
 function activate(x: tf.Tensor2D, activation: VitActivation): tf.Tensor2D {
   switch (activation) {
     case 'relu':
       return tf.relu(x);
     case 'gelu':
-      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-    case 'gelu_tanh': {
-      // 0.5·x·(1 + tanh(z)) = x·sigmoid(2z): identical maths, and wasm's Tanh is slow.
-      const z = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), 2 * SQRT_2_OVER_PI);
-      return tf.mul(x, tf.sigmoid(z));
-    }
+      return geluErf(x) as tf.Tensor2D;
+    case 'gelu_tanh':
+      return geluTanh(x) as tf.Tensor2D;
   }
 }
 
