@@ -125,11 +125,20 @@ function param(params: VitParams, name: string): tf.Tensor {
   return t;
 }
 
-/** x [R, in] · W [in, out] + b: the one 2-D, non-transposed matmul form that wasm runs fast. */
-function linear(params: VitParams, name: string, x: tf.Tensor2D, bias = true, hooks?: VitHooks): tf.Tensor2D {
+/**
+ * x [R, in] · W [in, out] + b: the one 2-D, non-transposed matmul form that wasm runs fast. Exported
+ * with attention() and activate() for the DiT (models/dit.ts), whose blocks share them.
+ */
+export function linear(params: VitParams, name: string, x: tf.Tensor2D, bias = true, hooks?: VitHooks): tf.Tensor2D {
   const y = tf.matMul(x, param(params, `${name}.weight`) as tf.Tensor2D) as tf.Tensor2D;
   const out = bias ? (tf.add(y, param(params, `${name}.bias`)) as tf.Tensor2D) : y;
   return hooks?.linear ? hooks.linear(name, x, out) : out;
+}
+
+/** LayerNorm without its affine part: each row to zero mean and unit variance. */
+export function standardize(x: tf.Tensor2D, eps: number): tf.Tensor2D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
 }
 
 function layerNorm(params: VitParams, name: string, x: tf.Tensor2D, eps: number, hooks?: VitHooks): tf.Tensor2D {
@@ -137,7 +146,7 @@ function layerNorm(params: VitParams, name: string, x: tf.Tensor2D, eps: number,
   return hooks?.norm ? hooks.norm(name, out) : out;
 }
 
-function activate(x: tf.Tensor2D, activation: VitActivation): tf.Tensor2D {
+export function activate(x: tf.Tensor2D, activation: VitActivation): tf.Tensor2D {
   switch (activation) {
     case 'relu':
       return tf.relu(x);
@@ -149,7 +158,7 @@ function activate(x: tf.Tensor2D, activation: VitActivation): tf.Tensor2D {
 }
 
 /** Images NHWC [B, H, W, C] → patch rows [B * gh * gw, p*p*C] in (p1 p2 c) order. */
-function patchify(images: tf.Tensor4D, p: number): tf.Tensor2D {
+export function patchify(images: tf.Tensor4D, p: number): tf.Tensor2D {
   const [b, h, w, c] = images.shape;
   const gh = h / p;
   const gw = w / p;
@@ -158,13 +167,13 @@ function patchify(images: tf.Tensor4D, p: number): tf.Tensor2D {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b * gh * gw, p * p * c]);
 }
 
-function attention(
+export function attention(
   params: VitParams,
   prefix: string,
   x: tf.Tensor2D,
   batch: number,
   tokens: number,
-  config: VitConfig,
+  config: Pick<VitConfig, 'numHeads' | 'headDim' | 'qkvBias'>,
   hooks?: VitHooks,
 ): tf.Tensor2D {
   const { numHeads: h, headDim: hd } = config;
