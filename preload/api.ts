@@ -331,6 +331,8 @@ export interface RunSummary {
   trainableParams: number | null;
   totalParams: number | null;
   backend: string | null;
+  /** The newest checkpoint's step (where a resume starts), null before the first. */
+  lastCheckpointStep: number | null;
 }
 
 export interface MetricSummary {

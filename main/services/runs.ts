@@ -78,6 +78,7 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
       trainableParams: (run.info.trainableParams as number | undefined) ?? null,
       totalParams: (run.info.totalParams as number | undefined) ?? null,
       backend: (run.info.backend as string | undefined) ?? null,
+      lastCheckpointStep: store.runs.latestCheckpoint(run.id)?.step ?? null,
     };
   };
 
@@ -184,7 +185,7 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
       case 'checkpoint':
         flush(id);
         store.runs.addCheckpoint(id, message.step, message.path, message.sha256);
-        return;
+        return progress(id);
       case 'done': {
         flush(id);
         live.get(id)!.finished = true;

@@ -1,12 +1,12 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import type { DatasetSummary, MethodInfo, ModelSummary } from '../../../preload/api';
+import type { ApiInput, DatasetSummary, MethodInfo, ModelSummary, RunEstimate } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { navigate } from '../../app/router';
 import { useStudio, useToast } from '../../app/StudioProvider';
 import { EmptyState, Loading } from '../../components/EmptyState';
 import { errorMessage, fieldErrors } from '../../lib/errors';
-import { formatInt } from '../../lib/format';
-import { optionKind, optionText, parseOption } from './runsModel';
+import { formatCount, formatInt } from '../../lib/format';
+import { formatBytes, formatDuration, formatPercent, optionKind, optionText, parseOption } from './runsModel';
 
 interface Catalog {
   datasets: DatasetSummary[];
@@ -87,6 +87,11 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // An estimate is of the settings it ran with: shown only while they stay the same.
+  const settings = JSON.stringify([datasetId, modelId, methodName, optionTexts, training]);
+  const [estimated, setEstimated] = useState<{ settings: string; estimate: RunEstimate } | null>(null);
+  const estimate = estimated?.settings === settings ? estimated.estimate : null;
+  const [estimating, setEstimating] = useState(false);
 
   const texts = useMemo(
     () => ({ ...Object.fromEntries((method?.options ?? []).map((o) => [o.key, optionText(o.default)])), ...optionTexts[methodName] }),
@@ -98,8 +103,8 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
   const dataset = catalog.datasets.find((d) => String(d.id) === datasetId);
   const labelled = dataset ? dataset.imageCount - dataset.unlabeledCount : 0;
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
+  /** The form as a runs.create input, or null (with the field errors shown). */
+  const collect = (): ApiInput<'runs.create'> | null => {
     const problems: Record<string, string> = {};
     const methodOptions: Record<string, unknown> = {};
     for (const option of method?.options ?? []) {
@@ -117,30 +122,48 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
     }
     setErrors(problems);
     setFormError(null);
-    if (Object.keys(problems).length > 0) return;
+    if (Object.keys(problems).length > 0) return null;
+    return { name: name.trim() || undefined, datasetId: Number(datasetId), modelId: Number(modelId), method: methodName, methodOptions, ...numbers };
+  };
+
+  const showError = (e: unknown) => {
+    const fields = fieldErrors(e);
+    const mapped: Record<string, string> = {};
+    for (const [key, message] of Object.entries(fields)) {
+      if (method?.options.some((o) => o.key === key)) mapped[`opt.${key}`] = message;
+      else if (key) mapped[key] = message;
+    }
+    setErrors(mapped);
+    setFormError(Object.keys(mapped).length > 0 && !fields[''] ? null : errorMessage(e));
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const input = collect();
+    if (!input) return;
     setBusy(true);
     try {
-      const run = await client.api['runs.create']({
-        name: name.trim() || undefined,
-        datasetId: Number(datasetId),
-        modelId: Number(modelId),
-        method: methodName,
-        methodOptions,
-        ...numbers,
-      });
+      const run = await client.api['runs.create'](input);
       toast.info(`Started “${run.name}”.`);
       navigate({ name: 'runs', view: { kind: 'run', id: run.id } });
     } catch (e) {
-      const fields = fieldErrors(e);
-      const mapped: Record<string, string> = {};
-      for (const [key, message] of Object.entries(fields)) {
-        if (method?.options.some((o) => o.key === key)) mapped[`opt.${key}`] = message;
-        else if (key) mapped[key] = message;
-      }
-      setErrors(mapped);
-      setFormError(Object.keys(mapped).length > 0 && !fields[''] ? null : errorMessage(e));
+      showError(e);
     } finally {
       setBusy(false);
+    }
+  };
+
+  const runEstimate = async () => {
+    const input = collect();
+    if (!input) return;
+    setEstimating(true);
+    setEstimated(null);
+    try {
+      setEstimated({ settings, estimate: await client.api['runs.estimate'](input) });
+    } catch (e) {
+      showError(e);
+    } finally {
+      setEstimating(false);
     }
   };
 
@@ -294,14 +317,79 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
           <span>{formError}</span>
         </div>
       ) : null}
+      {estimate ? <EstimateView estimate={estimate} steps={Number(training.steps)} /> : null}
       <div className="run-form-actions">
         <button type="submit" className="button button-primary" disabled={busy}>
           {busy ? 'Starting…' : 'Start run'}
+        </button>
+        <button
+          type="button"
+          className="button"
+          disabled={busy || estimating}
+          onClick={() => void runEstimate()}
+          title="Runs a few training steps in a separate process to measure time per step and peak memory"
+        >
+          {estimating ? 'Measuring…' : 'Estimate (dry run)'}
         </button>
         <a className="button button-ghost" href="#/runs">
           Cancel
         </a>
       </div>
     </form>
+  );
+}
+
+const VERDICT: Record<RunEstimate['fits'], string> = {
+  yes: 'Fits in memory',
+  tight: 'Memory is tight',
+  no: 'Will not fit',
+};
+
+/** What the dry run measured, for the settings it ran with, and what to change when it won't do. */
+function EstimateView({ estimate: e, steps }: { estimate: RunEstimate; steps: number }) {
+  return (
+    <section className="run-estimate" aria-labelledby="run-estimate-title" data-testid="run-estimate" data-fits={e.fits} role="status">
+      <h2 id="run-estimate-title">Estimate: {VERDICT[e.fits]}</h2>
+      <dl className="run-facts">
+        <div>
+          <dt>Trainable parameters</dt>
+          <dd data-testid="estimate-params">
+            {formatCount(e.trainableParams)} of {formatCount(e.totalParams)} ({formatPercent((100 * e.trainableParams) / e.totalParams)})
+          </dd>
+        </div>
+        <div>
+          <dt>Time per step</dt>
+          <dd data-testid="estimate-step">
+            {e.msPerStep < 1000 ? `${e.msPerStep.toFixed(0)} ms` : `${(e.msPerStep / 1000).toFixed(2)} s`}{' '}
+            <span className="muted">(median of {e.stepsMeasured})</span>
+          </dd>
+        </div>
+        <div>
+          <dt>Time for {formatInt(steps)} steps</dt>
+          <dd data-testid="estimate-eta" title="Start-up plus every step at the measured time; evaluations add to it">
+            {formatDuration(e.etaS)}
+          </dd>
+        </div>
+        <div>
+          <dt>Peak memory</dt>
+          <dd data-testid="estimate-memory" title={`Measured in the dry run: ${formatBytes(e.peakBytes)}; the image cache grows as images are first seen`}>
+            {formatBytes(e.projectedPeakBytes)} <span className="muted">of {formatBytes(e.freeMemoryBytes)} free, {formatBytes(e.totalMemoryBytes)} in all</span>
+          </dd>
+        </div>
+        <div>
+          <dt>Images</dt>
+          <dd>
+            {formatInt(e.trainSize)} train · {formatInt(e.valSize)} val
+          </dd>
+        </div>
+      </dl>
+      {e.advice.length > 0 ? (
+        <ul data-testid="estimate-advice">
+          {e.advice.map((line) => (
+            <li key={line}>{line}</li>
+          ))}
+        </ul>
+      ) : null}
+    </section>
   );
 }

@@ -10,6 +10,8 @@ import { errorMessage } from '../../lib/errors';
 import { formatCount, formatDateTime, formatInt } from '../../lib/format';
 import { EvaluationPanel } from './EvaluationPanel';
 import { MetricChart } from './MetricChart';
+import { RunExportPanel } from './RunExportPanel';
+import { RunLogPanel } from './RunLogPanel';
 import {
   etaSeconds,
   formatAccuracy,
@@ -26,6 +28,11 @@ import {
 import { useRunMetrics, type Series } from './useRunMetrics';
 
 const METRICS = ['loss', 'val_accuracy', 'val_loss', 'lr', 'examples_per_s'] as const;
+
+const EXTEND_HELP =
+  'Adds this many steps to the budget. From the current step on, the learning rate follows the cosine over the new total ' +
+  '(as if the run had been planned that long; warmup unchanged), so it rises a little and decays to the end again. ' +
+  'A training run takes it at its next step; a stopped or finished run resumes from its last checkpoint.';
 
 export function StatusBadge({ status, testId }: { status: RunSummary['status']; testId?: string }) {
   return (
@@ -60,13 +67,15 @@ export function RunPage({ runId }: { runId: number }) {
 
   useEffect(() => {
     void reload();
-    let lastStatus: string | null = null;
+    let last: string | null = null;
     return client.on('run.progress', (summary) => {
       if (summary.id !== runId) return;
       setRun((current) => (current ? { ...current, ...summary } : current));
-      // Status changes bring new info (backend, parameter counts, error): fetch the detail again.
-      if (summary.status !== lastStatus) {
-        lastStatus = summary.status;
+      // Status changes bring new info (backend, parameter counts, error), a checkpoint or a raised
+      // budget a new checkpoint list or config: fetch the detail again.
+      const key = `${summary.status}:${summary.lastCheckpointStep}:${summary.totalSteps}`;
+      if (key !== last) {
+        last = key;
         void reload();
       }
     });
@@ -74,17 +83,23 @@ export function RunPage({ runId }: { runId: number }) {
 
   const { series, version } = useRunMetrics(runId, METRICS);
 
-  const act = async (action: 'runs.stop' | 'runs.resume') => {
+  const [extendBy, setExtendBy] = useState('100');
+
+  const act = async (action: 'runs.stop' | 'runs.resume' | 'runs.checkpoint' | 'extend') => {
     setActing(true);
     try {
-      const summary = await client.api[action]({ id: runId });
+      const summary =
+        action === 'extend' ? await client.api['runs.extend']({ id: runId, steps: Number(extendBy) }) : await client.api[action]({ id: runId });
       setRun((current) => (current ? { ...current, ...summary } : current));
+      if (action === 'runs.checkpoint') toast.info('A checkpoint will be saved after the current step.');
     } catch (e) {
-      toast.error(e, action === 'runs.stop' ? 'Stopping' : 'Resuming');
+      const what = { 'runs.stop': 'Stopping', 'runs.resume': 'Resuming', 'runs.checkpoint': 'Saving a checkpoint', extend: 'Extending' } as const;
+      toast.error(e, what[action]);
     } finally {
       setActing(false);
     }
   };
+  const extendValid = /^\d+$/.test(extendBy.trim()) && Number(extendBy) >= 1 && Number(extendBy) <= 1_000_000;
 
   if (loadError && !run) {
     return (
@@ -121,10 +136,38 @@ export function RunPage({ runId }: { runId: number }) {
               Stop
             </button>
           ) : null}
+          {run.status === 'running' ? (
+            <button type="button" className="button" onClick={() => void act('runs.checkpoint')} disabled={acting}>
+              Save checkpoint now
+            </button>
+          ) : null}
           {isResumable(run.status) ? (
             <button type="button" className="button button-primary" onClick={() => void act('runs.resume')} disabled={acting}>
               Resume
             </button>
+          ) : null}
+          {run.status !== 'queued' ? (
+            <span className="run-extend" title={EXTEND_HELP}>
+              <label htmlFor="run-extend-steps" className="visually-hidden">
+                Steps to add
+              </label>
+              <input
+                id="run-extend-steps"
+                className="input input-small"
+                type="number"
+                min="1"
+                step="1"
+                value={extendBy}
+                onChange={(e) => setExtendBy(e.target.value)}
+                aria-describedby="run-extend-help"
+              />
+              <button type="button" className="button" onClick={() => void act('extend')} disabled={acting || !extendValid}>
+                Extend by {extendValid ? formatInt(Number(extendBy)) : 'N'} steps
+              </button>
+              <span id="run-extend-help" className="visually-hidden">
+                {EXTEND_HELP}
+              </span>
+            </span>
           ) : null}
           {isActive(run.status) ? null : (
             <a className="button button-ghost" href={routeHash({ name: 'previews', source: { kind: 'run', id: run.id } })} title="Predict images with this run's model">
@@ -193,11 +236,27 @@ export function RunPage({ runId }: { runId: number }) {
           <dt>Created</dt>
           <dd>{formatDateTime(run.createdAt)}</dd>
         </div>
+        <div>
+          <dt>Checkpoints</dt>
+          <dd data-testid="run-checkpoints" data-latest={run.checkpoints[0]?.step ?? ''}>
+            {run.checkpoints.length === 0 ? (
+              <span className="muted">none yet</span>
+            ) : (
+              <span title={run.checkpoints.map((c) => `step ${c.step} · ${formatDateTime(c.createdAt)}`).join('\n')}>
+                {run.checkpoints.length} · latest at step {formatInt(run.checkpoints[0]!.step)}
+              </span>
+            )}
+          </dd>
+        </div>
       </dl>
 
       <RunCharts series={series} version={version} />
 
       <EvaluationPanel run={run} />
+
+      <RunExportPanel run={run} />
+
+      <RunLogPanel runId={runId} />
 
       <details className="run-config">
         <summary>Configuration</summary>

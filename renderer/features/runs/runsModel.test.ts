@@ -4,6 +4,8 @@ import {
   diffConfigs,
   etaSeconds,
   filterRuns,
+  formatBytes,
+  mergeLogLines,
   formatDuration,
   formatPercent,
   optionKind,
@@ -31,6 +33,7 @@ const run = (over: Partial<RunSummary>): RunSummary => ({
   lastLoss: null,
   lastValAccuracy: null,
   bestValAccuracy: null,
+  lastCheckpointStep: null,
   trainableParams: null,
   totalParams: null,
   backend: null,
@@ -132,5 +135,21 @@ describe('comparing configurations', () => {
       ['lr', true],
     ]);
     expect(rows.find((r) => r.key === 'lr')!.values).toEqual([undefined, 0.01]);
+  });
+});
+
+describe('run page helpers', () => {
+  it('formats byte counts in binary units', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
+  });
+
+  it('merges a fetched log tail with live lines, once each, keeping the last lines', () => {
+    const line = (time: string, text: string) => ({ time, level: 'info' as const, text });
+    const fetched = [line('t1', 'a'), line('t2', 'b')];
+    const live = [line('t2', 'b'), line('t3', 'c')];
+    expect(mergeLogLines(fetched, live, 10).map((l) => l.text)).toEqual(['a', 'b', 'c']);
+    expect(mergeLogLines(fetched, live, 2).map((l) => l.text)).toEqual(['b', 'c']);
   });
 });

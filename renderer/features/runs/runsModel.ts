@@ -1,5 +1,5 @@
 /** Pure helpers of the runs pages: option fields, ETA, table sorting/filtering, config diffs. Unit tested. */
-import type { RunStatus, RunSummary } from '../../../preload/api';
+import type { RunLogLine, RunStatus, RunSummary } from '../../../preload/api';
 
 // ---------- method options as form fields ----------
 
@@ -123,6 +123,31 @@ export function formatDuration(seconds: number | null): string {
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+/** 1536 → "1.5 KiB"; 3.2e9 → "3.0 GiB". */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+// ---------- the log tail ----------
+
+const logKey = (l: RunLogLine) => `${l.time} ${l.level} ${l.text}`;
+
+/**
+ * The log tail after a fetch and the live lines that arrived meanwhile (some of which the fetch
+ * may already hold), keeping the last `max`.
+ */
+export function mergeLogLines(fetched: readonly RunLogLine[], live: readonly RunLogLine[], max: number): RunLogLine[] {
+  const seen = new Set(fetched.map(logKey));
+  return [...fetched, ...live.filter((l) => !seen.has(logKey(l)))].slice(-max);
 }
 
 // ---------- the runs table ----------
