@@ -14,7 +14,8 @@
 //   blocks.{i}.adaLN_modulation.1.weight [D, 6D], .bias [6D]
 //   final_layer.adaLN_modulation.1.weight [D, 2D], .bias; final_layer.linear.weight [D, p*p*C'], .bias
 import * as tf from '@tensorflow/tfjs';
-import { activate, attention, linear, patchify, standardize, type VitHooks, type VitParams } from './vit';
+import { layerNormRows } from '../ops/layer-norm';
+import { activate, attention, linear, patchify, type VitHooks, type VitParams } from './vit';
 
 export interface DitConfig {
   /** Side of the square input (pixels). */
@@ -141,8 +142,10 @@ function gated(gate: tf.Tensor2D, y: tf.Tensor2D, batch: number, tokens: number)
   return tf.reshape(tf.mul(tf.reshape(y, [batch, tokens, d]), tf.reshape(gate, [batch, 1, d])), [batch * tokens, d]);
 }
 
+/** DiT's LayerNorms have no affine part (elementwise_affine=False): γ = 1, β = 0. */
 function normed(name: string, x: tf.Tensor2D, hooks?: VitHooks): tf.Tensor2D {
-  const y = standardize(x, EPS);
+  const d = x.shape[1];
+  const y = layerNormRows(x, tf.ones([d]), tf.zeros([d]), EPS);
   return hooks?.norm ? hooks.norm(name, y) : y;
 }
 

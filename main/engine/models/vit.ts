@@ -135,12 +135,6 @@ export function linear(params: VitParams, name: string, x: tf.Tensor2D, bias = t
   return hooks?.linear ? hooks.linear(name, x, out) : out;
 }
 
-/** LayerNorm without its affine part: each row to zero mean and unit variance. */
-export function standardize(x: tf.Tensor2D, eps: number): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-}
-
 function layerNorm(params: VitParams, name: string, x: tf.Tensor2D, eps: number, hooks?: VitHooks): tf.Tensor2D {
   const out = layerNormRows(x, param(params, `${name}.weight`), param(params, `${name}.bias`), eps);
   return hooks?.norm ? hooks.norm(name, out) : out;
