@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
+import { openStore } from '../main/store';
 import { digitPng, writeDigitFolder } from '../test/digits';
 import { expect, test, type RunningStudio } from './studio';
 
@@ -232,6 +233,48 @@ test('filter to unlabeled images, by file name and by split', async ({ studio, p
   await expect(page.getByTestId('filter-total')).toHaveText('3');
   await expect(page.getByTestId('thumb-tile')).toHaveCount(3);
   for (const t of await page.getByTestId('thumb-tile').all()) await expect(t).toHaveAttribute('data-file-name', /^late-/);
+});
+
+test('filter by what a run predicted, and by prediction disagreeing with the label', async ({ studio, page }) => {
+  const folder = tempDir('predicted');
+  await writeDigitFolder(folder, { '3': 4, '5': 4 });
+  await openStudioWithDataset(page, studio, 'Predicted');
+  await importFolder(page, folder);
+  const datasetId = Number(/#\/datasets\/(\d+)/.exec(page.url())?.[1]);
+
+  // An evaluation's predictions, written into the studio's database as runs.evaluate stores them
+  // (training and scoring a real run takes minutes; the evaluation service test covers that path):
+  // every image predicted 3, except two 5s predicted 5.
+  const store = openStore(join(studio.home, 'studio.db'));
+  const images = store.images.page(datasetId, {}, 0, 100).items;
+  const five = store.datasets.classes(datasetId).find((c) => c.name === '5')!.id;
+  const runId = store.runs.create('seeded evaluation', datasetId, null, 'lora', {});
+  let fivesPredictedFive = 0;
+  store.predictions.save(
+    runId,
+    datasetId,
+    images.map((image) => ({ imageHash: image.hash, className: image.classId === five && fivesPredictedFive++ < 2 ? '5' : '3', confidence: 0.8 })),
+  );
+  store.close();
+  await page.reload();
+
+  await page.getByTestId('filter-prediction-run').selectOption(String(runId));
+  await expect(page.getByTestId('filter-total')).toHaveText('8');
+  await page.getByTestId('filter-prediction').selectOption('disagrees');
+  await expect(page.getByTestId('filter-total')).toHaveText('2');
+  await expect(page.getByTestId('thumb-tile')).toHaveCount(2);
+  for (const t of await page.getByTestId('thumb-tile').all()) await expect(t).toHaveAttribute('data-class', '5');
+  await page.getByTestId('filter-prediction').selectOption(String(five));
+  await expect(page.getByTestId('filter-total')).toHaveText('2');
+
+  // Relabeling a disagreeing image as predicted takes it out of the disagreeing view.
+  await page.getByTestId('filter-prediction').selectOption('disagrees');
+  await expect(page.getByTestId('thumb-tile')).toHaveCount(2);
+  await tile(page, 0).click();
+  await page.getByTestId('selection-label').selectOption({ label: '3 (1)' });
+  await expect(page.getByTestId('filter-total')).toHaveText('1');
+  await page.getByRole('button', { name: 'Clear filters' }).click();
+  await expect(page.getByTestId('filter-total')).toHaveText('8');
 });
 
 test('make a stratified split and move images between splits by hand', async ({ studio, page }) => {

@@ -5,13 +5,13 @@
  * toast when the studio refuses; undo/redo is the studio's own history.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { DatasetDetail, ImageItem, ImportReport, Split } from '../../../preload/api';
+import type { DatasetDetail, ImageItem, ImportReport, PredictionRun, Split } from '../../../preload/api';
 import { isTypingTarget } from '../../app/shortcuts';
 import { useStudio, useToast } from '../../app/StudioProvider';
 import { formatInt } from '../../lib/format';
 import type { PageCache } from '../../lib/pageCache';
 import { FocusView } from './FocusView';
-import { assignHotkeys, classForKey } from './hotkeys';
+import { assignHotkeys, labelForKey } from './hotkeys';
 import { LabelGrid, type TileClick } from './LabelGrid';
 import { rangeBetween, withIds } from './selection';
 import type { Filter, SplitFilter } from './types';
@@ -38,6 +38,10 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
   const [searchText, setSearchText] = useState('');
   const [search, setSearch] = useState('');
   const [imports, setImports] = useState<ImportReport[]>([]);
+  const [predictionRuns, setPredictionRuns] = useState<PredictionRun[]>([]);
+  const [predictionRun, setPredictionRun] = useState<number | ''>('');
+  /** '': every image the run scored; 'disagrees'; or a class id (predicted as that class). */
+  const [predicted, setPredicted] = useState<'' | 'disagrees' | number>('');
   const [selected, setSelected] = useState<ReadonlySet<number>>(() => new Set());
   const [anchor, setAnchor] = useState(-1);
   const [active, setActive] = useState(-1);
@@ -72,11 +76,14 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
       ...(split ? { split } : {}),
       ...(importId !== '' ? { importId } : {}),
       ...(search ? { search } : {}),
+      ...(predictionRun !== ''
+        ? { prediction: { runId: predictionRun, ...(predicted === 'disagrees' ? { disagrees: true as const } : predicted !== '' ? { classId: predicted } : {}) } }
+        : {}),
     }),
-    [classFilter, split, importId, search],
+    [classFilter, split, importId, search, predictionRun, predicted],
   );
   const filterKey = JSON.stringify(filter);
-  const narrowed = split !== '' || importId !== '' || search !== '';
+  const narrowed = split !== '' || importId !== '' || search !== '' || predictionRun !== '';
 
   // A new filter is a new list: the selection and the keyboard position start over.
   const [shownKey, setShownKey] = useState(filterKey);
@@ -112,6 +119,12 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
       live = false;
     };
   }, [client, datasetId, detail.imageCount]);
+
+  // Runs evaluated since the page opened show up when the list is opened again.
+  const loadPredictionRuns = useCallback(() => {
+    client.api['predictions.runs']({ datasetId }).then(setPredictionRuns, () => {});
+  }, [client, datasetId]);
+  useEffect(loadPredictionRuns, [loadPredictionRuns]);
 
   useEffect(() => {
     let live = true;
@@ -297,7 +310,7 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
         setSelected(new Set());
         return;
       }
-      const classId = event.key === '0' || event.key === 'Backspace' ? null : classForKey(hotkeys, event.key);
+      const classId = labelForKey(hotkeys, event.key);
       if (classId === undefined) return;
       event.preventDefault();
       const ids = targets();
@@ -345,6 +358,40 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
             </option>
           ))}
         </select>
+        {predictionRuns.length > 0 || predictionRun !== '' ? (
+          <select
+            className="input input-small"
+            data-testid="filter-prediction-run"
+            aria-label="Predictions of a run"
+            value={predictionRun}
+            onFocus={loadPredictionRuns}
+            onChange={(e) => setPredictionRun(e.target.value === '' ? '' : Number(e.target.value))}
+          >
+            <option value="">Any prediction</option>
+            {predictionRuns.map((run) => (
+              <option key={run.runId} value={run.runId}>
+                Run #{run.runId} {run.name} ({formatInt(run.count)} scored)
+              </option>
+            ))}
+          </select>
+        ) : null}
+        {predictionRun !== '' ? (
+          <select
+            className="input input-small"
+            data-testid="filter-prediction"
+            aria-label="What the run predicted"
+            value={predicted}
+            onChange={(e) => setPredicted(e.target.value === '' || e.target.value === 'disagrees' ? e.target.value : Number(e.target.value))}
+          >
+            <option value="">scored by the run</option>
+            <option value="disagrees">prediction ≠ label</option>
+            {detail.classes.map((c) => (
+              <option key={c.id} value={c.id}>
+                predicted {c.name}
+              </option>
+            ))}
+          </select>
+        ) : null}
         {narrowed || searchText ? (
           <button
             type="button"
@@ -354,6 +401,8 @@ export function LabelingWorkspace({ datasetId, detail, classFilter, expectedCoun
               setImportId('');
               setSearchText('');
               setSearch('');
+              setPredictionRun('');
+              setPredicted('');
             }}
           >
             Clear filters

@@ -26,3 +26,8 @@ export function classForKey(hotkeys: ReadonlyMap<number, string>, key: string): 
   for (const [id, hotkey] of hotkeys) if (hotkey === k) return id;
   return undefined;
 }
+
+/** What a key press labels the selection as: a class id, null (0 or Backspace unlabel), or undefined (not a label key). */
+export function labelForKey(hotkeys: ReadonlyMap<number, string>, key: string): number | null | undefined {
+  return key === '0' || key === 'Backspace' ? null : classForKey(hotkeys, key);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gridLayout } from '../../lib/grid';
-import { assignHotkeys, classForKey, HOTKEY_POOL, RESERVED_KEYS } from './hotkeys';
+import { assignHotkeys, classForKey, HOTKEY_POOL, labelForKey, RESERVED_KEYS } from './hotkeys';
 import { indicesInRect, nextUnlabeled, rangeBetween, rectFrom, withIds, zoomBy, ZOOM_MAX } from './selection';
 
 describe('class hotkeys', () => {
@@ -29,6 +29,8 @@ describe('class hotkeys', () => {
     expect(classForKey(keys, 'B')).toBe(11);
     expect(classForKey(keys, '0')).toBeUndefined();
     expect(classForKey(keys, 'Enter')).toBeUndefined();
+    // As a label: 0 and Backspace unlabel, other keys are no label at all.
+    expect([labelForKey(keys, '3'), labelForKey(keys, '0'), labelForKey(keys, 'Backspace'), labelForKey(keys, 'Enter')]).toEqual([3, null, null, undefined]);
   });
 });
 

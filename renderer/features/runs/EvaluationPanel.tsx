@@ -2,6 +2,8 @@ import { useMemo, useState } from 'react';
 import type { EvaluationPrediction, EvaluationSplit, RunDetail, RunEvaluation } from '../../../preload/api';
 import { useStudio } from '../../app/StudioProvider';
 import { errorMessage } from '../../lib/errors';
+import { formatInt } from '../../lib/format';
+import { useRelabel, type Relabel } from '../labeling/useRelabel';
 import { formatAccuracy } from './runsModel';
 
 const SPLITS: { value: EvaluationSplit; label: string }[] = [
@@ -21,7 +23,9 @@ type Selection = { kind: 'cell'; label: number; pred: number } | null;
 /**
  * Evaluate a finished run on its validation images or the dataset's test split: accuracy,
  * per-class precision/recall, a confusion-matrix heatmap whose cells open the images behind
- * them, and galleries of misclassified and least-confident images.
+ * them, and galleries of misclassified and least-confident images. Images in the galleries can be
+ * selected and relabeled with the dataset's class hotkeys (the same undoable labels.set as the
+ * dataset page), or given the class the model predicted.
  */
 export function EvaluationPanel({ run }: { run: RunDetail }) {
   const client = useStudio();
@@ -77,12 +81,23 @@ export function EvaluationPanel({ run }: { run: RunDetail }) {
           <span>{error}</span>
         </div>
       ) : null}
-      {result ? <EvaluationResult result={result} selection={selection} onSelect={setSelection} /> : null}
+      {result ? <EvaluationResult result={result} datasetId={run.datasetId} selection={selection} onSelect={setSelection} /> : null}
     </section>
   );
 }
 
-function EvaluationResult({ result, selection, onSelect }: { result: RunEvaluation; selection: Selection; onSelect: (s: Selection) => void }) {
+function EvaluationResult({
+  result,
+  datasetId,
+  selection,
+  onSelect,
+}: {
+  result: RunEvaluation;
+  datasetId: number | null;
+  selection: Selection;
+  onSelect: (s: Selection) => void;
+}) {
+  const relabel = useRelabel(datasetId);
   const misclassified = useMemo(
     () => result.predictions.filter((p) => p.pred !== p.label).sort((a, b) => b.confidence - a.confidence).slice(0, GALLERY),
     [result],
@@ -144,10 +159,26 @@ function EvaluationResult({ result, selection, onSelect }: { result: RunEvaluati
           testId="eval-images"
           empty="No images in this cell."
           onClose={() => onSelect(null)}
+          relabel={relabel}
         />
       ) : null}
-      <Gallery title="Misclassified (most confident first)" items={misclassified} classes={result.classes} testId="eval-misclassified" empty="Every image was classified correctly." />
-      <Gallery title="Least confident correct predictions" items={leastConfident} classes={result.classes} testId="eval-least-confident" empty="No correct predictions." />
+      {relabel.enabled ? <RelabelBar relabel={relabel} result={result} /> : null}
+      <Gallery
+        title="Misclassified (most confident first)"
+        items={misclassified}
+        classes={result.classes}
+        testId="eval-misclassified"
+        empty="Every image was classified correctly."
+        relabel={relabel}
+      />
+      <Gallery
+        title="Least confident correct predictions"
+        items={leastConfident}
+        classes={result.classes}
+        testId="eval-least-confident"
+        empty="No correct predictions."
+        relabel={relabel}
+      />
     </div>
   );
 }
@@ -203,6 +234,7 @@ function Gallery({
   testId,
   empty,
   onClose,
+  relabel,
 }: {
   title: string;
   items: EvaluationPrediction[];
@@ -210,6 +242,7 @@ function Gallery({
   testId: string;
   empty: string;
   onClose?: () => void;
+  relabel: Relabel;
 }) {
   const client = useStudio();
   return (
@@ -228,19 +261,99 @@ function Gallery({
         <p className="muted">{empty}</p>
       ) : (
         <ul className="eval-images">
-          {items.map((p) => (
-            <li key={p.imageHash} className={`eval-image${p.pred === p.label ? '' : ' eval-image-wrong'}`} data-testid="eval-image">
-              <img src={client.mediaUrl('thumb', p.imageHash)} alt={p.fileName} loading="lazy" />
-              <span className="eval-image-name" title={p.fileName}>
-                {p.fileName}
-              </span>
-              <span className="eval-image-meta">
-                {classes[p.label]} → {classes[p.pred]} · {(p.confidence * 100).toFixed(0)}%
-              </span>
-            </li>
-          ))}
+          {items.map((p) => {
+            const selectable = relabel.enabled && p.imageId !== null;
+            const selected = p.imageId !== null && relabel.selected.has(p.imageId);
+            const now = p.imageId !== null && relabel.relabeled.has(p.imageId) ? relabel.relabeled.get(p.imageId)! : undefined;
+            const nowName = now === undefined ? undefined : now === null ? 'unlabeled' : (relabel.classes.find((c) => c.id === now)?.name ?? '?');
+            const body = (
+              <>
+                <img src={client.mediaUrl('thumb', p.imageHash)} alt={p.fileName} loading="lazy" />
+                <span className="eval-image-name" title={p.fileName}>
+                  {p.fileName}
+                </span>
+                <span className="eval-image-meta">
+                  {classes[p.label]} → {classes[p.pred]} · {(p.confidence * 100).toFixed(0)}%
+                </span>
+                {nowName !== undefined ? (
+                  <span className="eval-image-relabeled" data-testid="eval-image-relabeled">
+                    now {nowName}
+                  </span>
+                ) : null}
+              </>
+            );
+            return (
+              <li
+                key={p.imageHash}
+                className={`eval-image${p.pred === p.label ? '' : ' eval-image-wrong'}${selected ? ' eval-image-selected' : ''}`}
+                data-testid="eval-image"
+                data-image-id={p.imageId ?? ''}
+              >
+                {selectable ? (
+                  <button type="button" className="eval-image-pick" aria-pressed={selected} onClick={() => relabel.toggle(p.imageId!)} title="Select to relabel">
+                    {body}
+                  </button>
+                ) : (
+                  body
+                )}
+              </li>
+            );
+          })}
         </ul>
       )}
     </section>
+  );
+}
+
+/** The relabel toolbar over the galleries: label the selected images, or give them the predicted class. */
+function RelabelBar({ relabel, result }: { relabel: Relabel; result: RunEvaluation }) {
+  const count = relabel.selected.size;
+  const acceptPredictions = async () => {
+    // One labels.set (one undo step) per predicted class.
+    const byClass = new Map<number, number[]>();
+    for (const p of result.predictions) {
+      if (p.imageId === null || !relabel.selected.has(p.imageId)) continue;
+      const classId = relabel.classes.find((c) => c.name === result.classes[p.pred])?.id;
+      if (classId !== undefined) byClass.set(classId, [...(byClass.get(classId) ?? []), p.imageId]);
+    }
+    for (const [classId, ids] of byClass) await relabel.label(classId, ids);
+    relabel.clear();
+  };
+  return (
+    <div className="label-toolbar eval-relabel" role="toolbar" aria-label="Relabel images" data-testid="eval-relabel">
+      <span className="label-selection">
+        <strong data-testid="eval-selection-count">{formatInt(count)}</strong> selected
+      </span>
+      <select
+        className="input input-small"
+        data-testid="eval-relabel-as"
+        aria-label="Label the selected images as"
+        value=""
+        disabled={count === 0}
+        onChange={(e) => {
+          const value = e.target.value;
+          if (value !== '') void relabel.label(value === 'none' ? null : Number(value));
+        }}
+      >
+        <option value="">Label as…</option>
+        {relabel.classes.map((c) => (
+          <option key={c.id} value={c.id}>
+            {c.name}
+            {relabel.hotkeys.has(c.id) ? ` (${relabel.hotkeys.get(c.id)})` : ''}
+          </option>
+        ))}
+        <option value="none">unlabeled (0)</option>
+      </select>
+      <button type="button" className="button button-small" data-testid="eval-accept-predictions" disabled={count === 0} onClick={() => void acceptPredictions()}>
+        Label as predicted
+      </button>
+      <button type="button" className="button button-small" onClick={relabel.clear} disabled={count === 0}>
+        Clear
+      </button>
+      <button type="button" className="button button-small" data-testid="eval-relabel-undo" onClick={() => void relabel.undo()} disabled={!relabel.canUndo} aria-keyshortcuts="Control+Z">
+        Undo
+      </button>
+      <span className="muted eval-relabel-help">Click images to select · class key labels · 0 unlabels · Ctrl+Z undoes</span>
+    </div>
   );
 }
