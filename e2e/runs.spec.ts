@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Locator, Page } from '@playwright/test';
@@ -11,7 +11,7 @@ const nav = (page: Page, name: string) => page.getByRole('navigation', { name: '
 const stepOf = async (page: Page) => Number(((await page.getByTestId('run-step').textContent()) ?? '').split('/')[0]!.replace(/\D/g, ''));
 const pointsOf = async (chart: Locator) => Number((await chart.getAttribute('data-points')) ?? '0');
 
-async function startRun(page: Page, options: { name: string; steps: number; r: number }) {
+async function startRun(page: Page, options: { name: string; steps: number; r: number; estimate?: boolean }) {
   await nav(page, 'Runs').click();
   await page.getByRole('button', { name: 'New run', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'New run' })).toBeVisible();
@@ -30,6 +30,15 @@ async function startRun(page: Page, options: { name: string; steps: number; r: n
   await page.getByLabel('Validation fraction', { exact: true }).fill('0.2');
   await page.getByLabel('Evaluate every', { exact: true }).fill('10');
   await page.getByLabel('Checkpoint every', { exact: true }).fill('10');
+  if (options.estimate) {
+    // A dry run of a few steps in a worker: parameters, step time, memory against this machine.
+    await page.getByRole('button', { name: 'Estimate (dry run)' }).click();
+    const estimate = page.getByTestId('run-estimate');
+    await expect(estimate).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByTestId('estimate-params')).toContainText('%');
+    await expect(page.getByTestId('estimate-step')).toContainText(/\d+ m?s/);
+    await expect(estimate).toHaveAttribute('data-fits', /^(yes|tight|no)$/);
+  }
   await page.getByRole('button', { name: 'Start run' }).click();
   // Starting a run opens its page.
   await expect(page.getByRole('heading', { name: options.name })).toBeVisible();
@@ -69,7 +78,8 @@ test('train a LoRA run on Fashion-MNIST: live charts, stop, resume, finish, comp
   await expect(page.getByTestId('dataset-image-count')).toHaveText('36');
 
   // A LoRA run: its page shows live progress and a growing loss chart.
-  await startRun(page, { name: 'LoRA r8', steps: 40, r: 8 });
+  await startRun(page, { name: 'LoRA r8', steps: 40, r: 8, estimate: true });
+  const runId = Number(/#\/runs\/(\d+)/.exec(page.url())?.[1]);
   const status = page.getByTestId('run-status');
   const loss = page.getByTestId('chart-loss');
   await expect(status).toHaveText('running', { timeout: 60_000 });
@@ -79,6 +89,14 @@ test('train a LoRA run on Fashion-MNIST: live charts, stop, resume, finish, comp
   const early = await pointsOf(loss);
   await expect.poll(() => stepOf(page), { timeout: 60_000 }).toBeGreaterThanOrEqual(12);
   await expect.poll(() => pointsOf(loss)).toBeGreaterThan(early);
+
+  // Save a checkpoint now: the worker saves one at its next step, the log tail tells so.
+  const log = page.getByTestId('run-log');
+  await page.getByRole('button', { name: 'Save checkpoint now' }).click();
+  await expect(log).toContainText('checkpoint requested');
+  await expect(log).toContainText(/checkpoint saved at step \d+/);
+  await expect(page.getByTestId('run-checkpoints')).not.toHaveAttribute('data-latest', '');
+  await expect(log).toContainText('backend ');
 
   // Stop: the run stops part-way and can be resumed.
   await page.getByRole('button', { name: 'Stop' }).click();
@@ -113,8 +131,26 @@ test('train a LoRA run on Fashion-MNIST: live charts, stop, resume, finish, comp
   await page.screenshot({ path: 'docs/screenshots/evaluation.png' });
   await page.setViewportSize({ width: 1360, height: 860 });
 
+  // Export the adapter (remote shell: into the data folder, and as downloads).
+  await page.getByTestId('run-export').scrollIntoViewIfNeeded();
+  await page.getByRole('button', { name: 'Export into the data folder' }).click();
+  await expect(page.getByTestId('export-result')).toContainText('Exported 4 files');
+  const exported = join(studio.home, 'exports', `run-${runId}`);
+  expect(existsSync(join(exported, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+  expect(JSON.parse(readFileSync(join(exported, 'adapter', 'adapter_config.json'), 'utf8'))).toMatchObject({ peft_type: 'LORA', r: 8 });
+  expect(readFileSync(join(exported, 'metrics.csv'), 'utf8').split('\n')[0]).toBe('name,context,step,value,time');
+  const download = page.getByTestId('run-download').filter({ hasText: 'adapter/adapter_config.json' });
+  const fetched = await page.request.get(new URL((await download.getAttribute('href'))!, studio.url).href);
+  expect(fetched.status()).toBe(200);
+  expect(((await fetched.json()) as { peft_type: string }).peft_type).toBe('LORA');
+
   // A second, quicker run with a smaller rank, then both compared.
   await startRun(page, { name: 'LoRA r2', steps: 10, r: 2 });
+  await expect(status).toHaveText('done', { timeout: 90_000 });
+  // Extend the finished run by 5 steps: it resumes from its last checkpoint to 15.
+  await page.getByLabel('Steps to add').fill('5');
+  await page.getByRole('button', { name: 'Extend by 5 steps' }).click();
+  await expect(page.getByTestId('run-step')).toHaveText('15 / 15', { timeout: 90_000 });
   await expect(status).toHaveText('done', { timeout: 90_000 });
 
   await nav(page, 'Runs').click();
@@ -129,7 +165,7 @@ test('train a LoRA run on Fashion-MNIST: live charts, stop, resume, finish, comp
   await expect(compare.getByTestId('compare-run')).toHaveCount(2);
   await expect(compare.getByTestId('compare-run').filter({ hasText: 'LoRA r8' })).toBeVisible();
   await expect(compare.getByTestId('compare-run').filter({ hasText: 'LoRA r2' })).toBeVisible();
-  await expect.poll(() => pointsOf(page.getByTestId('chart-compare-loss'))).toBe(50);
+  await expect.poll(() => pointsOf(page.getByTestId('chart-compare-loss'))).toBe(55);
   const config = page.getByTestId('compare-config');
   await expect(config.locator('tr[data-key="methodOptions.r"]')).toHaveAttribute('data-differs', 'true');
   await expect(config.locator('tr[data-key="batchSize"]')).toHaveAttribute('data-differs', 'false');
