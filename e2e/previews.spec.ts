@@ -101,7 +101,7 @@ test('make a soup of two finished LoRA runs from the runs table, keep it as a mo
   const shirtDir = join(folder, FASHION_CLASSES[6]!);
   const shirt = readFileSync(join(shirtDir, readdirSync(shirtDir)[0]!));
   const { id: modelId } = await call<{ id: number }>(request, studio, 'models.import', { path: model });
-  const { id: datasetId } = await call<{ id: number }>(request, studio, 'datasets.create', { name: 'Digits' });
+  const { id: datasetId } = await call<{ id: number }>(request, studio, 'datasets.create', { name: 'Fashion' });
   const { importId } = await call<{ importId: number }>(request, studio, 'imports.start', { datasetId, source: { kind: 'folder', path: folder } });
   await expect.poll(async () => (await call<{ status: string }>(request, studio, 'imports.get', { id: importId })).status).toBe('done');
   rmSync(folder, { recursive: true, force: true });
@@ -143,4 +143,11 @@ test('make a soup of two finished LoRA runs from the runs table, keep it as a mo
   await dropFile(page, 'preview-drop', 'shirt.png', shirt);
   await expect(page.getByTestId('preview-class')).toHaveCount(3, { timeout: 30_000 });
   await expect(page.getByTestId('preview-overlay')).toBeVisible();
+
+  // An image already in the studio, picked from its dataset.
+  await page.getByLabel('From a dataset').selectOption({ label: 'Fashion' });
+  await page.getByRole('list', { name: 'Dataset images' }).getByRole('listitem').first().click();
+  await expect(page.getByTestId('preview-image')).toHaveAttribute('src', /\/media\/image\/[0-9a-f]{64}/);
+  await expect(page.getByTestId('preview-class')).toHaveCount(3, { timeout: 30_000 });
+  await expect(page.getByTestId('preview-error')).toHaveCount(0);
 });

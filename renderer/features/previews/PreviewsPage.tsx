@@ -76,13 +76,23 @@ export function PreviewsPage({ source }: { source?: PreviewSource }) {
   const result = current?.result ?? null;
   const error = listError ?? current?.error ?? null;
 
-  useEffect(() => () => {
-    if (image?.kind === 'upload') URL.revokeObjectURL(image.url);
-  }, [image]);
+  // The dropped file's object URL lives until the next image or leaving the page.
+  const objectUrl = useRef<string | null>(null);
+  const show = (next: PreviewImage) => {
+    if (objectUrl.current) URL.revokeObjectURL(objectUrl.current);
+    objectUrl.current = next.kind === 'upload' ? next.url : null;
+    setImage(next);
+  };
+  useEffect(
+    () => () => {
+      if (objectUrl.current) URL.revokeObjectURL(objectUrl.current);
+      objectUrl.current = null;
+    },
+    [],
+  );
 
   const takeFile = (file: File | undefined) => {
-    if (!file) return;
-    setImage({ kind: 'upload', file, url: URL.createObjectURL(file) });
+    if (file) show({ kind: 'upload', file, url: URL.createObjectURL(file) });
   };
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
@@ -189,7 +199,7 @@ export function PreviewsPage({ source }: { source?: PreviewSource }) {
               />
             </label>
           </div>
-          <DatasetPicker onPick={(item) => setImage({ kind: 'stored', hash: item.hash, name: item.fileName, url: client.mediaUrl('image', item.hash) })} />
+          <DatasetPicker onPick={(item) => show({ kind: 'stored', hash: item.hash, name: item.fileName, url: client.mediaUrl('image', item.hash) })} />
         </div>
 
         <div className="panel preview-results" aria-live="polite">
