@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gridLayout } from '../../lib/grid';
 import { assignHotkeys, classForKey, HOTKEY_POOL, labelForKey, RESERVED_KEYS } from './hotkeys';
-import { indicesInRect, nextUnlabeled, rangeBetween, rectFrom, withIds, zoomBy, ZOOM_MAX } from './selection';
+import { byPredictedClass, indicesInRect, nextUnlabeled, rangeBetween, rectFrom, withIds, zoomBy, ZOOM_MAX } from './selection';
 
 describe('class hotkeys', () => {
   it('gives 1–9 first, then letters that no global shortcut uses', () => {
@@ -67,6 +67,19 @@ describe('selection maths', () => {
     unlabeled.delete(11);
     expect(nextUnlabeled(ids, 3, isUnlabeled)).toBe(-1);
     expect(nextUnlabeled([], 0, isUnlabeled)).toBe(-1);
+  });
+
+  it('groups selected images by the dataset class named like the predicted one', () => {
+    const predictions = [
+      { imageId: 1, pred: 0 },
+      { imageId: 2, pred: 1 },
+      { imageId: 3, pred: 0 },
+      { imageId: 4, pred: 2 }, // a class the dataset lacks
+      { imageId: null, pred: 0 }, // an image no longer in the dataset
+      { imageId: 5, pred: 1 }, // not selected
+    ];
+    const groups = byPredictedClass(predictions, ['cat', 'dog', 'bird'], [{ id: 20, name: 'dog' }, { id: 10, name: 'cat' }], new Set([1, 2, 3, 4]));
+    expect([...groups]).toEqual([[10, [1, 3]], [20, [2]]]);
   });
 
   it('zooms in steps within bounds', () => {

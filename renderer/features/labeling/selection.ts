@@ -77,3 +77,23 @@ export function zoomBy(zoom: number, direction: 1 | -1): number {
   const next = direction > 0 ? zoom * 1.25 : zoom / 1.25;
   return Math.min(ZOOM_MAX, Math.max(ZOOM_MIN, Math.round(next * 1000) / 1000));
 }
+
+/**
+ * "Label as predicted": the selected images grouped by the dataset class named like the class
+ * the model predicted (one label action per class). Predictions of a class the dataset lacks are left out.
+ */
+export function byPredictedClass(
+  predictions: readonly { imageId: number | null; pred: number }[],
+  modelClasses: readonly string[],
+  datasetClasses: readonly { id: number; name: string }[],
+  selected: ReadonlySet<number>,
+): Map<number, number[]> {
+  const idByName = new Map(datasetClasses.map((c) => [c.name, c.id]));
+  const groups = new Map<number, number[]>();
+  for (const p of predictions) {
+    if (p.imageId === null || !selected.has(p.imageId)) continue;
+    const classId = idByName.get(modelClasses[p.pred]!);
+    if (classId !== undefined) groups.set(classId, [...(groups.get(classId) ?? []), p.imageId]);
+  }
+  return groups;
+}

@@ -3,6 +3,7 @@ import type { EvaluationPrediction, EvaluationSplit, RunDetail, RunEvaluation } 
 import { useStudio } from '../../app/StudioProvider';
 import { errorMessage } from '../../lib/errors';
 import { formatInt } from '../../lib/format';
+import { byPredictedClass } from '../labeling/selection';
 import { useRelabel, type Relabel } from '../labeling/useRelabel';
 import { formatAccuracy } from './runsModel';
 
@@ -310,13 +311,7 @@ function RelabelBar({ relabel, result }: { relabel: Relabel; result: RunEvaluati
   const count = relabel.selected.size;
   const acceptPredictions = async () => {
     // One labels.set (one undo step) per predicted class.
-    const byClass = new Map<number, number[]>();
-    for (const p of result.predictions) {
-      if (p.imageId === null || !relabel.selected.has(p.imageId)) continue;
-      const classId = relabel.classes.find((c) => c.name === result.classes[p.pred])?.id;
-      if (classId !== undefined) byClass.set(classId, [...(byClass.get(classId) ?? []), p.imageId]);
-    }
-    for (const [classId, ids] of byClass) await relabel.label(classId, ids);
+    for (const [classId, ids] of byPredictedClass(result.predictions, result.classes, relabel.classes, relabel.selected)) await relabel.label(classId, ids);
     relabel.clear();
   };
   return (
