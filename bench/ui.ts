@@ -12,17 +12,17 @@
 //      with playwright-core: a fling through the whole grid, a steady scroll, jumps, then focus-view
 //      hotkey labeling and shift-click range labeling, each keystroke timed inside the page.
 // Every process it starts (studio, browser) is stopped and its temp folders removed at the end.
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { intakeImage } from '../main/services/image-intake';
 import { createMediaStore, sha256 } from '../main/services/media';
 import { openStore } from '../main/store';
 import { digitPng } from '../test/digits';
-import { spawnRemoteShell } from '../test/remote-shell';
+import { api, createReport, createStudioProcesses, finishRun, launchChromium, loadLine, PAGE_PROBE, round, runMain, scrollRun, waitUntil, type Studio } from './shared';
 
 const ROOT = path.resolve(__dirname, '..');
 const TOTAL = 60_000;
@@ -48,26 +48,12 @@ const PARTS = new Set(args.parts.split(','));
 const RANGES = Number(args.ranges);
 const log = (line: string) => (args.json ? process.stderr : process.stdout).write(`${line}\n`);
 
-// ---------------------------------------------------------------- statistics
-
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-interface CaseResult {
-  case: string;
-  median_ms: number;
-  p95_ms: number;
-  n: number;
-  [extra: string]: unknown;
-}
-const results: CaseResult[] = [];
+const report = createReport();
+const { record, results } = report;
 let importLine: Record<string, unknown> | null = null;
-function record(name: string, samples: number[], extra: Record<string, unknown> = {}): void {
-  results.push({ case: name, median_ms: round(quantile(samples, 0.5)), p95_ms: round(quantile(samples, 0.95)), n: samples.length, ...extra });
-}
-const round = (x: number) => Math.round(x * 10) / 10;
+/** Parts that could not be measured (the exit status says so). */
+const failed: string[] = [];
+const processes = createStudioProcesses(log);
 
 // ---------------------------------------------------------------- the dataset
 
@@ -167,262 +153,8 @@ function seed(home: string, datasetId: number, pool: Base[][]): number {
   return performance.now() - started;
 }
 
-// ---------------------------------------------------------------- the studio
-
-interface Studio {
-  url: string;
-  origin: string;
-  token: string;
-  alive(): boolean;
-  stop(): Promise<void>;
-}
-/** Processes stopped by someone else while this benchmark ran (other jobs on a shared machine). */
-let outsideStops = 0;
-const failed: string[] = [];
-const children = new Set<ChildProcess>();
-const stopping = new WeakSet<ChildProcess>();
-
-/** Starts the built remote shell on `home`, tracked so a stop from outside is noticed. */
-async function startStudio(home: string): Promise<Studio> {
-  const { child, ready } = spawnRemoteShell(home);
-  children.add(child);
-  child.on('exit', (code, signal) => {
-    children.delete(child);
-    if (stopping.has(child)) return;
-    outsideStops++;
-    log(`the studio (pid ${child.pid}) was stopped from outside (${signal ?? `exit ${code}`})`);
-  });
-  const address = await ready;
-  return {
-    ...address,
-    alive: () => child.exitCode === null && child.signalCode === null,
-    stop: () => stopChild(child),
-  };
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    stopping.add(child);
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-async function api<T>(studio: Studio, channel: string, input: unknown): Promise<T> {
-  const response = await fetch(`${studio.origin}/api/${channel}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${studio.token}` },
-    body: JSON.stringify(input),
-  });
-  const envelope = (await response.json()) as { ok: true; value: T } | { ok: false; error: { message: string } };
-  if (!envelope.ok) throw new Error(`${channel}: ${envelope.error.message}`);
-  return envelope.value;
-}
-
-// ---------------------------------------------------------------- in the page
-// Plain JavaScript (this file is type-checked without the DOM library). Times are
-// performance.now() of the page; a keystroke's time is its keydown event's timeStamp.
-
-const PROBE = String.raw`
-(() => {
-  if (window.__bench) return;
-  const B = (window.__bench = { key: null, api: [] });
-  window.addEventListener('keydown', (e) => { B.key = { key: e.key, t: e.timeStamp }; }, true);
-  const fetch0 = window.fetch.bind(window);
-  window.fetch = (input, init) => {
-    const url = String(input && input.url ? input.url : input);
-    const started = performance.now();
-    const p = fetch0(input, init);
-    if (url.includes('/api/')) {
-      const channel = url.slice(url.indexOf('/api/') + 5);
-      p.then(() => B.api.push({ channel, started, answered: performance.now() }), () => {});
-    }
-    return p;
-  };
-  const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
-  /** Resolves after the frame that follows now has been produced (rAF, then a task). */
-  const afterPaint = () => new Promise((r) => requestAnimationFrame(() => setTimeout(() => r(performance.now()), 0)));
-  const waitFor = async (test, timeoutMs, what) => {
-    const until = performance.now() + timeoutMs;
-    for (;;) {
-      const v = test();
-      if (v) return v;
-      if (performance.now() > until) throw new Error('timed out waiting for ' + what);
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  };
-  const grid = () => document.querySelector('[data-testid=thumb-grid]');
-  const cellCount = (g) => g.querySelectorAll('[role=gridcell]').length;
-  const stats = (g) => {
-    const cells = g.querySelectorAll('[role=gridcell]');
-    let placeholders = 0;
-    for (const c of cells) if (c.getAttribute('aria-busy') === 'true') placeholders++;
-    return { cells: cells.length, placeholders };
-  };
-  const apiAfter = (channel, t) => B.api.find((a) => a.channel === channel && a.started >= t);
-
-  /** Puts the grid at the top, for 'B.scroll' to go down from. */
-  B.scrollTop = async () => {
-    grid().scrollTop = 0;
-    await nextFrame(); await nextFrame();
-  };
-  /**
-   * Scrolls down by 'step' px ('page': one viewport) every animation frame, from where the grid is,
-   * for at most 'maxFrames' frames or 'maxMs', stopping at the bottom. Called again to go on.
-   */
-  B.scroll = async (step, maxFrames, maxMs) => {
-    const g = grid();
-    const frames = [];
-    let maxCells = 0, placeholderSum = 0, cellSum = 0, atEnd = false;
-    let last = await nextFrame();
-    const t0 = last;
-    while (frames.length < maxFrames && last - t0 < maxMs) {
-      const before = g.scrollTop;
-      g.scrollTop = before + (step === 'page' ? g.clientHeight : step);
-      const now = await nextFrame();
-      frames.push(now - last);
-      last = now;
-      const s = stats(g);
-      maxCells = Math.max(maxCells, s.cells);
-      placeholderSum += s.placeholders; cellSum += s.cells;
-      if (g.scrollTop + g.clientHeight >= g.scrollHeight - 1 || g.scrollTop === before) { atEnd = true; break; }
-    }
-    const cells = g.querySelectorAll('[role=gridcell][data-index]');
-    const lastCell = cells[cells.length - 1];
-    return {
-      frames, wallMs: last - t0, maxCells, placeholderSum, cellSum, atEnd,
-      position: g.scrollTop / Math.max(1, g.scrollHeight - g.clientHeight),
-      lastIndex: lastCell ? Number(lastCell.dataset.index) : -1,
-    };
-  };
-
-  /** Jumps to a scroll position; ms until every cell in view holds a loaded thumbnail. */
-  B.jump = async (fraction) => {
-    const g = grid();
-    const t0 = performance.now();
-    g.scrollTop = Math.floor(fraction * (g.scrollHeight - g.clientHeight));
-    const box = g.getBoundingClientRect();
-    const inView = () => [...g.querySelectorAll('[role=gridcell]')].filter((c) => {
-      const r = c.getBoundingClientRect();
-      return r.bottom > box.top && r.top < box.bottom;
-    });
-    const tiles = await waitFor(() => { const v = inView(); return v.length > 0 && v.every((c) => c.dataset.imageId) ? performance.now() : 0; }, 30000, 'tiles');
-    let images = NaN;
-    try {
-      images = (await waitFor(() => inView().every((c) => { const i = c.querySelector('img'); return i && i.complete; }) ? performance.now() : 0, 10000, 'thumbnails')) - t0;
-    } catch { /* reported as not loaded in 10 s */ }
-    const broken = inView().filter((c) => { const i = c.querySelector('img'); return i && i.complete && i.naturalWidth === 0; }).length;
-    return { tiles: tiles - t0, images, broken, cells: cellCount(g) };
-  };
-
-  /** Call before a focus-view keystroke; 'B.focusDone()' then waits for what it did. */
-  B.focusArm = () => {
-    const view = document.querySelector('[data-testid=focus-view]');
-    const from = view.dataset.imageId;
-    const m = (B.focus = { from, dom: 0, shown: 0, image: 0 });
-    B.key = null;
-    const observer = new MutationObserver(() => {
-      if (m.dom || view.dataset.imageId === from) return;
-      m.dom = performance.now();
-      observer.disconnect();
-      afterPaint().then((t) => (m.shown = t));
-    });
-    observer.observe(view, { attributes: true, attributeFilter: ['data-image-id'] });
-    m.observer = observer;
-    m.onLoad = (e) => { if (e.target.classList && e.target.classList.contains('focus-image') && m.dom && !m.image) m.image = performance.now(); };
-    document.addEventListener('load', m.onLoad, true);
-  };
-  B.focusDone = async () => {
-    const m = B.focus;
-    const key = await waitFor(() => B.key, 10000, 'the keydown');
-    await waitFor(() => m.shown && apiAfter('labels.set', key.t - 1), 15000, 'the label to show and be stored');
-    const img = document.querySelector('.focus-image');
-    await waitFor(() => m.image || (img && img.complete && img.naturalWidth > 0 && (m.image = performance.now())), 15000, 'the next image');
-    document.removeEventListener('load', m.onLoad, true);
-    m.observer.disconnect();
-    const stored = apiAfter('labels.set', key.t - 1);
-    return { dom: m.dom - key.t, shown: m.shown - key.t, image: m.image - key.t, stored: stored.answered - key.t, from: m.from, to: document.querySelector('[data-testid=focus-view]').dataset.imageId };
-  };
-
-  /** Call before a grid keystroke labeling the tiles [first, last] as className. */
-  B.rangeArm = (first, last, className) => {
-    const g = grid();
-    const counter = document.querySelector('[data-testid="class-count-' + className + '"]');
-    const m = (B.range = { tiles: 0, shown: 0, counts: 0, countFrom: counter ? counter.textContent : null });
-    B.key = null;
-    const done = () => {
-      const cells = [...g.querySelectorAll('[data-testid=thumb-tile]')].filter((c) => Number(c.dataset.index) >= first && Number(c.dataset.index) <= last);
-      return cells.length > 0 && cells.every((c) => c.dataset.class === className);
-    };
-    const observer = new MutationObserver(() => {
-      if (!m.tiles && done()) {
-        m.tiles = performance.now();
-        afterPaint().then((t) => (m.shown = t));
-      }
-      const c = document.querySelector('[data-testid="class-count-' + className + '"]');
-      if (m.tiles && !m.counts && c && c.textContent !== m.countFrom) m.counts = performance.now();
-      if (m.tiles && m.counts) observer.disconnect();
-    });
-    observer.observe(document.body, { attributes: true, childList: true, subtree: true, characterData: true });
-    m.observer = observer;
-  };
-  B.rangeDone = async () => {
-    const m = B.range;
-    const key = await waitFor(() => B.key, 10000, 'the keydown');
-    await waitFor(() => m.shown && m.counts && apiAfter('labels.set', key.t - 1), 15000, 'the tiles, the counts and the store');
-    m.observer.disconnect();
-    const stored = apiAfter('labels.set', key.t - 1);
-    return { tiles: m.tiles - key.t, shown: m.shown - key.t, stored: stored.answered - key.t, counts: m.counts - key.t };
-  };
-})();
-`;
-
 // ---------------------------------------------------------------- the runs
 
-/** Polls an expression in the page until it is truthy (waitForFunction evaluates strings, which the studio's CSP forbids). */
-async function waitUntil(page: Page, expression: string, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await page.evaluate(`(() => { try { return !!(${expression}); } catch { return false; } })()`))) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${expression}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface ScrollResult {
-  frames: number[];
-  wallMs: number;
-  maxCells: number;
-  placeholderSum: number;
-  cellSum: number;
-  atEnd: boolean;
-  position: number;
-  lastIndex: number;
-}
-/** Scrolls from the top in segments of at most 15 s (so progress shows), for maxFrames or maxMs. */
-async function scrollRun(page: Page, step: 'page' | number, maxFrames: number, maxMs: number, progress: boolean): Promise<ScrollResult> {
-  await page.evaluate('window.__bench.scrollTop()');
-  const total: ScrollResult = { frames: [], wallMs: 0, maxCells: 0, placeholderSum: 0, cellSum: 0, atEnd: false, position: 0, lastIndex: -1 };
-  while (!total.atEnd && total.frames.length < maxFrames && total.wallMs < maxMs) {
-    const frames = Math.min(maxFrames - total.frames.length, 100_000);
-    const part = (await page.evaluate(`window.__bench.scroll(${JSON.stringify(step)}, ${frames}, ${Math.min(15_000, maxMs - total.wallMs)})`)) as ScrollResult;
-    total.frames.push(...part.frames);
-    total.wallMs += part.wallMs;
-    total.maxCells = Math.max(total.maxCells, part.maxCells);
-    total.placeholderSum += part.placeholderSum;
-    total.cellSum += part.cellSum;
-    Object.assign(total, { atEnd: part.atEnd, position: part.position, lastIndex: part.lastIndex });
-    if (progress) {
-      const median = quantile(part.frames, 0.5);
-      log(`  ${(total.position * 100).toFixed(0)}% (tile ${part.lastIndex}), ${total.frames.length} frames in ${(total.wallMs / 1000).toFixed(0)} s, median frame ${median.toFixed(0)} ms, ${loadLine()}`);
-    }
-  }
-  return total;
-}
 
 async function benchGrid(page: Page): Promise<void> {
   const grid = page.getByTestId('thumb-grid');
@@ -431,7 +163,7 @@ async function benchGrid(page: Page): Promise<void> {
   const columns = Number(await grid.getAttribute('aria-colcount'));
   log(`grid: ${columns} columns, ${Number(await grid.getAttribute('aria-rowcount'))} rows`);
 
-  const fling = await scrollRun(page, 'page', Infinity, FLING_MAX_MS, true);
+  const fling = await scrollRun(page, 'page', Infinity, FLING_MAX_MS, log);
   if (fling.lastIndex < TOTAL - columns) log(`the fling stopped after ${FLING_MAX_MS / 1000} s at tile ${fling.lastIndex} of ${TOTAL}`);
   record(`grid fling: 1 viewport/frame, ${fling.atEnd ? 'top→bottom' : `top→tile ${fling.lastIndex}`} (frame time)`, fling.frames, {
     long_frames_over_50ms: fling.frames.filter((f) => f > 50).length,
@@ -441,7 +173,7 @@ async function benchGrid(page: Page): Promise<void> {
     last_index: fling.lastIndex,
   });
 
-  const steady = await scrollRun(page, 60, 400, 120_000, false);
+  const steady = await scrollRun(page, 60, 400, 120_000);
   record('grid steady: 60 px/frame, 400 frames (frame time)', steady.frames, {
     long_frames_over_50ms: steady.frames.filter((f) => f > 50).length,
     max_dom_cells: steady.maxCells,
@@ -546,22 +278,7 @@ async function benchRange(page: Page): Promise<void> {
 
 // ---------------------------------------------------------------- main
 
-function table(): void {
-  const rows = results.map((r) => {
-    const extra = Object.entries(r)
-      .filter(([k]) => !['case', 'median_ms', 'p95_ms', 'n'].includes(k))
-      .map(([k, v]) => `${k}=${String(v)}`)
-      .join(' ');
-    return [r.case, r.median_ms.toFixed(1), r.p95_ms.toFixed(1), String(r.n), extra];
-  });
-  const head = ['case', 'median ms', 'p95 ms', 'n', ''];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  log(line(head));
-  for (const r of rows) log(line(r));
-}
 
-const loadLine = () => `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} cores`;
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -579,7 +296,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       closing = true;
-      for (const child of children) child.kill('SIGTERM');
+      for (const child of processes.children) child.kill('SIGTERM');
       void (browser as Browser | null)?.close().catch(() => {});
       rmSync(home, { recursive: true, force: true });
       rmSync(folder, { recursive: true, force: true });
@@ -594,7 +311,7 @@ async function main(): Promise<void> {
       const image = imageOf(pool, i);
       writeFileSync(path.join(folder, image.className!, image.fileName), image.png);
     }
-    studio = await startStudio(home);
+    studio = await processes.start(home);
     const dataset = await api<{ id: number }>(studio, 'datasets.create', { name: 'Bench 60k' });
     const importStart = performance.now();
     const started = await api<{ importId: number }>(studio, 'imports.start', { datasetId: dataset.id, source: { kind: 'folder', path: folder } });
@@ -619,19 +336,16 @@ async function main(): Promise<void> {
       browser = null;
       await old?.close().catch(() => {});
       await studio?.stop();
-      studio = await startStudio(home);
-      const b = (browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      }));
+      studio = await processes.start(home);
+      const b = (browser = await launchChromium());
       b.on('disconnected', () => {
         if (browser !== b || closing) return;
-        outsideStops++;
+        processes.outsideStops++;
         log('the browser was closed from outside');
       });
       const context = await b.newContext({ viewport: { width: 1360, height: 860 } });
       const page = await context.newPage();
-      await page.addInitScript({ content: PROBE });
+      await page.addInitScript({ content: PAGE_PROBE });
       page.setDefaultTimeout(60_000);
       await page.goto(studio.url);
       await page.evaluate(`location.hash = '#/datasets/${dataset.id}'`);
@@ -646,13 +360,13 @@ async function main(): Promise<void> {
       for (let attempt = 1; ; attempt++) {
         if (!page || !studio?.alive() || !browser?.isConnected()) page = await open();
         log(`measuring ${what}…`);
-        const stopsBefore = outsideStops;
+        const stopsBefore = processes.outsideStops;
         const kept = results.length;
         try {
           await run(page);
-          if (outsideStops === stopsBefore) return;
+          if (processes.outsideStops === stopsBefore) return;
         } catch (error) {
-          if (outsideStops === stopsBefore || attempt >= 3) {
+          if (processes.outsideStops === stopsBefore || attempt >= 3) {
             // One part failing leaves the others' figures standing; the exit status says it failed.
             failed.push(what);
             log(`${what} FAILED: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
@@ -674,22 +388,11 @@ async function main(): Promise<void> {
     closing = true;
     await (browser as Browser | null)?.close().catch(() => {});
     await (studio as Studio | null)?.stop();
-    for (const child of children) await stopChild(child);
+    for (const child of processes.children) await processes.stop(child);
     rmSync(home, { recursive: true, force: true });
     rmSync(folder, { recursive: true, force: true });
   }
-  log('');
-  table();
-  log('');
-  log(`${loadLine()} at the end; whole run ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  if (args.json) for (const r of [...(importLine ? [importLine] : []), ...results]) process.stdout.write(`${JSON.stringify(r)}\n`);
-  if (failed.length > 0) {
-    log(`not measured: ${failed.join(', ')}`);
-    process.exitCode = 1;
-  }
+  finishRun(report, log, { startedMs: t0, failed, json: args.json, before: importLine ? [importLine] : [] });
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exit(1);
-});
+runMain(main);

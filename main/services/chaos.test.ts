@@ -56,6 +56,8 @@ describe('chaos: the studio process is killed during an import', () => {
       expect(studio.imports.get(importId)).toMatchObject({ status: 'done', added: 300 - kept, duplicates: kept });
     } finally {
       await studio.close();
+      rmSync(home, { recursive: true, force: true });
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 });
