@@ -8,6 +8,7 @@
 // image (tapCache).
 import * as tf from '@tensorflow/tfjs';
 import { normAfterPooling, vitBlock, vitHead, vitNeck, vitPooled, type VitConfig, type VitParams } from '../../models/vit';
+import { layerNormRows } from '../../ops/layer-norm';
 import { canonicalAdapterTensors, forwardParams } from '../framework';
 import type { NamedTensors, PeftMethod } from '../types';
 import { sideOptions, type SideOptions } from './config';
@@ -71,9 +72,10 @@ function linear3d(t: NamedTensors | VitParams, name: string, x: tf.Tensor3D): tf
   return tf.reshape(tf.add(tf.matMul(tf.reshape(x, [b * n, c]), w), get(t, `${name}.bias`)), [b, n, w.shape[1]]);
 }
 
+/** The backbone's LayerNorm (same kernels and gradient) on [B, N, D]. */
 function layerNorm(t: NamedTensors | VitParams, name: string, x: tf.Tensor3D, eps: number): tf.Tensor3D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), get(t, `${name}.weight`)), get(t, `${name}.bias`));
+  const [b, n, d] = x.shape;
+  return tf.reshape(layerNormRows(tf.reshape(x, [b * n, d]), get(t, `${name}.weight`), get(t, `${name}.bias`), eps), [b, n, d]);
 }
 
 /** The side network: taps = [embedded tokens, outputs of blocks layers[0], layers[1], …] → [B, N, D]. */
