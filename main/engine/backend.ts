@@ -158,6 +158,8 @@ function registerFastMatMulGradient(): void {
 interface WasmBackendInternals {
   wasm: {
     cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
+    _malloc(bytes: number): number;
+    HEAP32: Int32Array;
     tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
   };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
@@ -184,8 +186,10 @@ function registerFastWasmBatchMatMul(): void {
   const stock = tf.getKernel('BatchMatMul', 'wasm');
   const transposeKernel = tf.getKernel('Transpose', 'wasm');
   if (!stock || !transposeKernel) return;
-  // cwrap'd per wasm module, in case the backend is ever re-created.
-  const products = new WeakMap<object, (...args: unknown[]) => void>();
+  // cwrap'd per wasm module, in case the backend is ever re-created, with numeric arguments only
+  // (an 'array' argument costs a stack allocation and a copy on every call): the two shapes live
+  // in a 6-int buffer of the module's heap, written once per kernel call.
+  const products = new WeakMap<object, { product: (...args: unknown[]) => void; shapes: number }>();
 
   const kernelFunc: tf.KernelFunc = (args) => {
     const backend = args.backend as unknown as WasmBackendInternals;
@@ -200,11 +204,12 @@ function registerFastWasmBatchMatMul(): void {
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || !sameBatch || batch <= 1 || m * k * n < MIN_MACS_PER_MATRIX) {
       return stock.kernelFunc(args);
     }
-    let product = products.get(backend.wasm);
-    if (!product) {
-      product = backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
-      products.set(backend.wasm, product);
+    let entry = products.get(backend.wasm);
+    if (!entry) {
+      entry = { product: backend.wasm.cwrap('BatchMatMul', null, Array<string>(9).fill('number')), shapes: backend.wasm._malloc(6 * 4) };
+      products.set(backend.wasm, entry);
     }
+    const { product, shapes } = entry;
     const swapLast = (x: tf.TensorInfo) =>
       transposeKernel.kernelFunc({
         inputs: { x },
@@ -216,8 +221,8 @@ function registerFastWasmBatchMatMul(): void {
     const out = backend.makeOutput([...outer, m, n], 'float32');
     const offset = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
     const [aBase, bBase, outBase] = [offset(left), offset(right), offset(out)];
-    const shape3 = (r: number, c: number) => new Uint8Array(new Int32Array([1, r, c]).buffer);
-    const [aShape, bShape] = [shape3(m, k), shape3(k, n)];
+    // After makeOutput, which may grow the heap (HEAP32 is then a new view).
+    backend.wasm.HEAP32.set([1, m, k, 1, k, n], shapes >> 2);
     const { registerTensor, disposeData } = backend.wasm.tfjs;
     for (let i = 0; i < batch; i++) {
       // Alias ids come from the backend's own counter so they never collide with real tensors;
@@ -226,7 +231,7 @@ function registerFastWasmBatchMatMul(): void {
       registerTensor(ids[0], m * k, aBase + i * m * k * 4);
       registerTensor(ids[1], k * n, bBase + i * k * n * 4);
       registerTensor(ids[2], m * n, outBase + i * m * n * 4);
-      product(ids[0], aShape, 3, ids[1], bShape, 3, 0, 0, ids[2]);
+      product(ids[0], shapes, 3, ids[1], shapes + 12, 3, 0, 0, ids[2]);
       for (const id of ids) disposeData(id);
     }
     if (left !== a) backend.disposeData(left.dataId);
