@@ -126,6 +126,7 @@ test('make a soup of two finished LoRA runs from the runs table, keep it as a mo
   // 30 % of 10 images of each of 3 classes held out by both runs.
   await expect(dialog).toContainText('Scored on 9 held-out images');
   await expect(dialog.getByTestId('soup-uniform')).toContainText('LoRA seed 1 + LoRA seed 2');
+  await expect(dialog.getByTestId('soup-start-note')).toContainText('different seeds');
   await page.screenshot({ path: 'docs/screenshots/soup.png' });
   await dialog.getByTestId('soup-uniform').getByRole('button', { name: 'Keep as model' }).click();
   await expect(dialog.getByTestId('soup-uniform-kept')).toBeVisible({ timeout: 60_000 });

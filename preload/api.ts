@@ -477,6 +477,11 @@ export interface SoupScore {
 export interface SoupReport {
   /** How many images every ingredient held out (none trained on them): what all scores use. */
   heldOut: number;
+  /**
+   * Whether every run started from the same point: the same seed, so the same new-head weights.
+   * Runs of different seeds start their heads apart, which averaging may not forgive.
+   */
+  sharedStart: boolean;
   classes: string[];
   ingredients: { runId: number; name: string; accuracy: number }[];
   uniform: SoupScore;

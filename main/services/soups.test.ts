@@ -44,6 +44,8 @@ describe('soup service', () => {
     const report = await studio.soups.make([a.id, b.id]);
     const valCount = studio.store.images.page(datasetId, { split: 'val' }, 0, 100).total;
     expect(report.heldOut).toBe(valCount);
+    // Seeds 1 and 2: the new heads started from different random weights.
+    expect(report.sharedStart).toBe(false);
     expect(report.classes).toEqual(['0', '1']);
     expect(report.ingredients.map((i) => i.runId)).toEqual([a.id, b.id]);
     // Each ingredient's score is evaluate()'s on the same images.

@@ -106,8 +106,10 @@ export function createSoupService(store: Store, evaluation: EvaluationService, d
         for (const ingredient of ingredients) scored.push({ item: ingredient, score: await accuracy(ingredient.model.params) });
         const uniform = await withSoup(ingredients, accuracy);
         const greedy = await greedySoup(scored, (members) => withSoup(members, accuracy));
+        const seeds = runIds.map((id) => (store.runs.get(id)?.config as { spec?: { seed?: number } }).spec?.seed ?? 0);
         return {
           heldOut: heldOut.items.length,
+          sharedStart: new Set(seeds).size === 1,
           classes: template.id2label,
           ingredients: scored.map(({ item, score }) => ({ runId: item.runId, name: item.name, accuracy: score })),
           uniform: { runIds: ingredients.map((i) => i.runId), accuracy: uniform },

@@ -105,6 +105,14 @@ function SoupDialog({ runs, onClose }: { runs: RunSummary[]; onClose: () => void
               Scored on {report.heldOut} held-out image{report.heldOut === 1 ? '' : 's'} that every run held out. Greedy adds runs best
               first and keeps one only when accuracy does not drop.
             </p>
+            {report.sharedStart ? null : (
+              <div className="callout" role="note" data-testid="soup-start-note">
+                <span>
+                  These runs used different seeds, so their new classifier heads started from different random weights. Soups work best
+                  for runs that share a seed and differ in learning rate, steps or method options of the same shape.
+                </span>
+              </div>
+            )}
             <table className="table soup-table" aria-label="Soup results">
               <thead>
                 <tr>
