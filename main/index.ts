@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, net, protocol, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, shell } from 'electron';
 import { IPC_EVENT, IPC_INVOKE, isContentHash, MEDIA_SCHEME, type MediaKind } from '../preload/api';
 import { hardenSession } from './hardening';
 import { serveRemote } from './remote/serve';
@@ -31,6 +31,7 @@ async function start() {
       const result = await dialog.showOpenDialog({ properties: ['openDirectory'] });
       return result.canceled ? null : (result.filePaths[0] ?? null);
     },
+    openPath: (path) => shell.openPath(path),
   });
   const dispatch = createStudioDispatch(studio);
 
