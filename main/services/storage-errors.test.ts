@@ -186,5 +186,5 @@ describe('a full or read-only data folder', () => {
     } finally {
       for (const key of ['CHAOS_PROBE_LOG', 'CHAOS_FAIL_AT_WRITE', 'CHAOS_FAIL_CODE']) delete process.env[key];
     }
-  });
+  }, 180_000);
 });
