@@ -3,19 +3,10 @@ import type { ModelSummary, RunSummary, SoupReport } from '../../../preload/api'
 import { useStudio, useToast } from '../../app/StudioProvider';
 import { errorMessage } from '../../lib/errors';
 import { formatAccuracy } from './runsModel';
+import { soupBlocker } from './soupModel';
 import './soup.css';
 
 type Recipe = 'uniform' | 'greedy';
-
-/** Why the selection cannot make a soup, or null when it can (the service checks the rest). */
-export function soupBlocker(runs: readonly RunSummary[]): string | null {
-  if (runs.length < 2) return 'Select two or more finished runs to average them into a model soup';
-  const unfinished = runs.find((r) => r.status !== 'done');
-  if (unfinished) return `${unfinished.name} has not finished: only finished runs go into a soup`;
-  if (new Set(runs.map((r) => r.modelId)).size > 1) return 'The selected runs start from different base models';
-  if (new Set(runs.map((r) => r.method)).size > 1) return 'The selected runs use different methods';
-  return null;
-}
 
 /** "Make soup" for the runs table's selection: opens the soup of those runs in a dialog. */
 export function MakeSoup({ runs }: { runs: readonly RunSummary[] }) {
