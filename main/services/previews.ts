@@ -14,6 +14,8 @@ import type { MediaStore } from './media';
 type PreviewInput = ParsedInput<'previews.predict'>;
 
 const TOP_K = 5;
+/** A model nobody previewed for this long is released (a large ViT holds hundreds of MB). */
+const IDLE_RELEASE_MS = 5 * 60_000;
 
 interface Loaded {
   key: string;
@@ -33,6 +35,7 @@ export function createPreviewService(store: Store, media: MediaStore, evaluation
   let loaded: Loaded | undefined;
   // One prediction at a time: a second one may swap (and dispose) the loaded model.
   let queue: Promise<unknown> = Promise.resolve();
+  let idleTimer: NodeJS.Timeout | undefined;
 
   async function modelFor(ref: PreviewInput['model']): Promise<Loaded> {
     let key: string;
@@ -116,12 +119,15 @@ export function createPreviewService(store: Store, media: MediaStore, evaluation
 
   return {
     predict(input: PreviewInput): Promise<PreviewResult> {
+      clearTimeout(idleTimer);
       const next = queue.then(() => predict(input));
       queue = next.catch(() => undefined);
+      idleTimer = setTimeout(() => void queue.then(release), IDLE_RELEASE_MS).unref();
       return next;
     },
     /** Frees the loaded model (shutdown, tests). */
     async close(): Promise<void> {
+      clearTimeout(idleTimer);
       await queue;
       release();
     },
