@@ -5,6 +5,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from './engine/backend';
+import { loadDitFolder } from './engine/diffusion/dit-folder';
+import { generate, writePng } from './engine/diffusion/generate';
 import { openDataset } from './engine/data/dataset';
 import { evaluate, type Prediction } from './engine/eval';
 import { writeFileAtomic } from './engine/io/atomic';
@@ -319,6 +321,79 @@ const trainCommand: Command = {
   },
 };
 
+/** `--class`: a class name of the model's id2label, or its index. */
+function classIndex(value: string, labels: readonly string[]): number {
+  const byName = labels.indexOf(value);
+  if (byName >= 0) return byName;
+  const n = Number(value);
+  if (value.trim() !== '' && Number.isInteger(n) && n >= 0 && n < labels.length) return n;
+  throw new UsageError(`--class "${value}" is not a class of the model (${labels.join(', ')}, or 0…${labels.length - 1})`);
+}
+
+const sampleCommand: Command = {
+  summary: 'generate class-conditional images with a DiT model folder (PNG files)',
+  usage:
+    'peft-studio sample --model DIR --class C --n N --steps S --seed X [--cfg S] [--eta E] [--sampler ddim|ddpm] --out DIR [--json] [--debug]',
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string' },
+        class: { type: 'string' },
+        n: { type: 'string' },
+        steps: { type: 'string' },
+        seed: { type: 'string' },
+        cfg: { type: 'string' },
+        eta: { type: 'string' },
+        sampler: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        debug: { type: 'boolean', default: false },
+      },
+    });
+    if (!values.model) throw new UsageError('--model DIR is required');
+    if (!values.class) throw new UsageError('--class C is required');
+    if (!values.out) throw new UsageError('--out DIR is required');
+    const n = positiveInt(values.n, '--n') ?? 1;
+    const steps = positiveInt(values.steps, '--steps') ?? 50;
+    const seed = number(values.seed, '--seed') ?? 0;
+    if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
+    const cfg = number(values.cfg, '--cfg') ?? 3;
+    const eta = number(values.eta, '--eta') ?? 0;
+    if (eta < 0) throw new UsageError(`--eta must be ≥ 0, got "${values.eta}"`);
+    const sampler = values.sampler ?? 'ddim';
+    if (sampler !== 'ddim' && sampler !== 'ddpm') throw new UsageError(`--sampler takes ddim or ddpm, got "${sampler}"`);
+
+    const backend = await initBackend();
+    const model = await loadDitFolder(values.model);
+    try {
+      const cls = classIndex(values.class, model.id2label);
+      if (steps > model.schedule.timesteps) throw new UsageError(`--steps must be at most ${model.schedule.timesteps}`);
+      await mkdir(values.out, { recursive: true });
+      const started = performance.now();
+      const pixels = generate(model, { classes: Array(n).fill(cls) as number[], steps, seed, cfg, sampler, eta });
+      const wallS = (performance.now() - started) / 1000;
+      const slug = model.id2label[cls]!.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || String(cls);
+      const files: string[] = [];
+      for (const [i, p] of pixels.entries()) {
+        const file = path.join(values.out, `${slug}-seed${seed}-${String(i).padStart(3, '0')}.png`);
+        await writePng(file, p, model.config.imageSize, model.config.inChannels);
+        files.push(file);
+      }
+      if (values.json) {
+        io.out(JSON.stringify({ model: model.name, class: model.id2label[cls], class_index: cls, n, steps, seed, cfg, eta, sampler, wall_s: wallS, backend: backend.name, files }) + '\n');
+      } else {
+        io.out(`sampled   ${n} × ${model.id2label[cls]} (${sampler}, ${steps} steps, cfg ${cfg}, η ${eta}, seed ${seed}) in ${wallS.toFixed(1)} s on ${backend.name}\nwrote     ${files.length} PNG files to ${values.out}\n`);
+      }
+      return 0;
+    } finally {
+      tf.dispose(Object.values(model.params));
+    }
+  },
+};
+
 const importModelCommand: Command = {
   summary: "register a model folder in the studio's store (PEFT_STUDIO_HOME or the per-user data folder)",
   usage: 'peft-studio import-model DIR [--json] [--debug]',
@@ -358,6 +433,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   eval: evalCommand,
   train: trainCommand,
   'import-model': importModelCommand,
+  sample: sampleCommand,
 };
 
 function help(): string {

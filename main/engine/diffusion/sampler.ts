@@ -55,12 +55,15 @@ export function ddpmStep(x: tf.Tensor4D, eps: tf.Tensor4D, abar: number, abarPre
 export class SampleNoise {
   private readonly rngs: Rng[];
 
+  /** Streams for samples firstIndex … firstIndex + count − 1 (a chunk of a larger set). */
   constructor(
     seed: number,
     count: number,
     private readonly perSample: [number, number, number],
+    firstIndex = 0,
   ) {
     const master = Rng.fromSeed(seed);
+    for (let i = 0; i < firstIndex; i++) master.nextUint32();
     this.rngs = Array.from({ length: count }, () => Rng.fromSeed(master.nextUint32()));
   }
 
@@ -83,6 +86,8 @@ export interface SampleOptions {
   /** [B, H, W, C] of the samples. */
   shape: [number, number, number, number];
   seed: number;
+  /** Index of the batch's first sample within the seed's set (chunked sampling); 0 by default. */
+  firstIndex?: number;
   /** Clip x̂_0 to [-1, 1] at every step (images); off for unbounded data. */
   clip?: boolean;
   /** Called after each step with (steps done, total). */
@@ -95,7 +100,7 @@ export function sample(eps: EpsilonFn, options: SampleOptions): tf.Tensor4D {
   const eta = options.eta ?? 0;
   const clip = options.clip ?? true;
   if (eta < 0) throw new Error(`η must be ≥ 0, got ${eta}`);
-  const noise = new SampleNoise(seed, shape[0], [shape[1], shape[2], shape[3]]);
+  const noise = new SampleNoise(seed, shape[0], [shape[1], shape[2], shape[3]], options.firstIndex ?? 0);
   const timesteps = samplingTimesteps(schedule.timesteps, steps);
   let x = noise.next();
   timesteps.forEach((t, i) => {

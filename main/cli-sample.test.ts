@@ -1,0 +1,52 @@
+// `peft-studio sample` on the tiny DiT fixture: PNG files, seeded, usage errors.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from './cli';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'cli-sample-'));
+const model = path.join(__dirname, '..', 'test', 'fixtures', 'dit', 'dit_tiny_grey');
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { out: (t) => (out += t), err: (t) => (err += t) });
+  return { code, out, err };
+}
+
+describe('peft-studio sample', () => {
+  it('writes N greyscale PNGs of the model size, the same pixels for the same seed', async () => {
+    const a = path.join(tmp, 'a');
+    const b = path.join(tmp, 'b');
+    const args = ['--model', model, '--class', '2', '--n', '3', '--steps', '4', '--seed', '5', '--cfg', '2'];
+    const first = await cli('sample', ...args, '--out', a, '--json');
+    expect(first.err).toBe('');
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(first.out) as { files: string[]; class_index: number; steps: number };
+    expect(summary.class_index).toBe(2);
+    expect(summary.files).toHaveLength(3);
+    expect(readdirSync(a).sort()).toEqual(['2-seed5-000.png', '2-seed5-001.png', '2-seed5-002.png']);
+    const meta = await sharp(path.join(a, '2-seed5-000.png')).metadata();
+    expect([meta.width, meta.height, meta.channels]).toEqual([8, 8, 1]);
+
+    expect((await cli('sample', ...args, '--out', b)).code).toBe(0);
+    for (const f of readdirSync(a)) expect(readFileSync(path.join(b, f)).equals(readFileSync(path.join(a, f)))).toBe(true);
+    // Another seed, other pixels.
+    const c = path.join(tmp, 'c');
+    expect((await cli('sample', ...args.slice(0, -4), '--seed', '6', '--cfg', '2', '--out', c)).code).toBe(0);
+    const px = async (file: string) => sharp(file).raw().toBuffer();
+    expect((await px(path.join(c, '2-seed6-000.png'))).equals(await px(path.join(a, '2-seed5-000.png')))).toBe(false);
+  });
+
+  it('reports usage mistakes with the usage line and exit code 2', async () => {
+    const bad = await cli('sample', '--model', model, '--class', 'jacket', '--n', '1', '--out', path.join(tmp, 'x'));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--class "jacket" is not a class of the model/);
+    expect(bad.err).toMatch(/usage: peft-studio sample/);
+    expect((await cli('sample', '--model', model, '--class', '0')).code).toBe(2);
+    expect((await cli('sample', '--model', model, '--class', '0', '--eta', '-1', '--out', tmp)).code).toBe(2);
+  });
+});
