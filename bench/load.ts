@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
+import { CHART_POINTS } from '../preload/api';
 import { intakeImage } from '../main/services/image-intake';
 import { createMediaStore, sha256 } from '../main/services/media';
 import { openStore } from '../main/store';
@@ -171,6 +172,10 @@ async function benchApi(studio: Studio, datasetId: number, bigRunId: number): Pr
     await timeCalls(studio, depths.map((offset, i) => ['images.page', { datasetId, offset: Math.floor(offset / 10), limit: 240, classId: 1 + (i % 9) }])),
   );
   record(`runs.metrics, whole loss series (${BIG_STEPS.toLocaleString('en-US')} points)`, await timeCalls(studio, Array.from({ length: 5 }, () => ['runs.metrics', { id: bigRunId, name: 'loss', afterStep: -1 }])));
+  record(
+    `runs.metrics, the loss series within ${CHART_POINTS.toLocaleString('en-US')} points (what a chart asks)`,
+    await timeCalls(studio, Array.from({ length: 20 }, () => ['runs.metrics', { id: bigRunId, name: 'loss', afterStep: -1, maxPoints: CHART_POINTS }])),
+  );
   record('runs.metrics, the last 100 points (a live chart\'s poll)', await timeCalls(studio, Array.from({ length: 40 }, () => ['runs.metrics', { id: bigRunId, name: 'loss', afterStep: BIG_STEPS - 100 }])));
   record(`runs.list (${RUNS} runs)`, await timeCalls(studio, Array.from({ length: 20 }, () => ['runs.list', {}])));
   record('runs.get, the 1,000,000-point run', await timeCalls(studio, Array.from({ length: 20 }, () => ['runs.get', { id: bigRunId }])));

@@ -90,6 +90,12 @@ const newRun = z
 /** What a run's export can hold. */
 export const runExportItems = ['adapter', 'model', 'metrics', 'config'] as const;
 
+/**
+ * A chart's point budget for a run's history (about two per pixel of a wide chart), passed as
+ * runs.metrics' maxPoints: a run with a million points opens as fast as a short one.
+ */
+export const CHART_POINTS = 4_000;
+
 export const inputSchemas = {
   'app.info': z.object({}).strict(),
   'app.pickFolder': z.object({}).strict(),
@@ -139,7 +145,15 @@ export const inputSchemas = {
   'runs.create': newRun,
   'runs.list': z.object({}).strict(),
   'runs.get': z.object({ id }).strict(),
-  'runs.metrics': z.object({ id, name: z.string().min(1).max(100), afterStep: z.number().int().min(-1).default(-1) }).strict(),
+  'runs.metrics': z
+    .object({
+      id,
+      name: z.string().min(1).max(100),
+      afterStep: z.number().int().min(-1).default(-1),
+      /** At most about this many points (a chart's budget): the lowest and highest of each step range, first and last. */
+      maxPoints: z.number().int().min(10).max(1_000_000).optional(),
+    })
+    .strict(),
   'runs.stop': z.object({ id }).strict(),
   'runs.pause': z.object({ id }).strict(),
   'runs.resume': z.object({ id }).strict(),

@@ -37,7 +37,7 @@ export function createHandlers(studio: Studio): Handlers {
     'runs.create': (input) => runs.create(input),
     'runs.list': () => runs.list(),
     'runs.get': ({ id }) => runs.get(id),
-    'runs.metrics': ({ id, name, afterStep }) => runs.metrics(id, name, afterStep),
+    'runs.metrics': ({ id, name, afterStep, maxPoints }) => runs.metrics(id, name, afterStep, maxPoints),
     'runs.stop': ({ id }) => runs.stop(id),
     'runs.pause': ({ id }) => runs.stop(id, 'paused'),
     'runs.resume': ({ id }) => runs.resume(id),

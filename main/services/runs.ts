@@ -358,9 +358,9 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
         await rm(scratch, { recursive: true, force: true });
       }
     },
-    metrics: (id: number, name: string, afterStep: number) => {
+    metrics: (id: number, name: string, afterStep: number, maxPoints?: number) => {
       requireRun(id);
-      return store.runs.series(id, name, '', afterStep);
+      return maxPoints === undefined ? store.runs.series(id, name, '', afterStep) : store.runs.seriesWithin(id, name, '', afterStep, maxPoints);
     },
     /** Checkpoints after the current step and ends the worker; `paused` says the user means to resume. */
     stop(id: number, as: 'stopped' | 'paused' = 'stopped'): RunSummary {

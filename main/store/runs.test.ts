@@ -35,6 +35,26 @@ describe('runs repo', () => {
     s.close();
   });
 
+  it('a long series within a point budget keeps every spike, the first and the last point', () => {
+    const s = store();
+    const run = s.runs.create('long', null, null, 'lora', {});
+    const points = Array.from({ length: 100_000 }, (_, i) => ({ name: 'loss', step: i + 1, value: Math.sin(i / 500) + (i === 31_337 ? 50 : 0) - (i === 77_001 ? 50 : 0), time: i }));
+    s.runs.appendMetrics(run, points);
+    const within = s.runs.seriesWithin(run, 'loss', '', -1, 1_000);
+    expect(within.length).toBeLessThanOrEqual(1_000);
+    expect(within.length).toBeGreaterThan(900);
+    const steps = within.map((p) => p.step);
+    expect(steps).toEqual([...steps].sort((a, b) => a - b));
+    expect(new Set(steps).size).toBe(steps.length);
+    expect(steps[0]).toBe(1);
+    expect(steps.at(-1)).toBe(100_000);
+    expect(within).toContainEqual({ step: 31_338, value: points[31_337]!.value, time: 31_337 });
+    expect(within).toContainEqual({ step: 77_002, value: points[77_001]!.value, time: 77_001 });
+    // Within budget, or only the tail a live chart lacks: every point as stored.
+    expect(s.runs.seriesWithin(run, 'loss', '', 99_900, 1_000)).toEqual(s.runs.series(run, 'loss', '', 99_900));
+    s.close();
+  });
+
   it('a failed metric batch writes nothing (one transaction)', () => {
     const s = store();
     const run = s.runs.create('r', null, null, 'full', {});

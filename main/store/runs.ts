@@ -95,6 +95,22 @@ export function createRunsRepo(db: Db) {
   const series = db.prepare<[number, string, string, number], { step: number; value: number | null; time: number }>(
     'SELECT step, value, time FROM metric_points WHERE run_id = ? AND name = ? AND context = ? AND step > ? ORDER BY step',
   );
+  const seriesExtent = db.prepare<[number, string, string, number], { n: number; first: number | null; last: number | null }>(
+    'SELECT COUNT(*) AS n, MIN(step) AS first, MAX(step) AS last FROM metric_points WHERE run_id = ? AND name = ? AND context = ? AND step > ?',
+  );
+  // Per bucket of steps, the point with the lowest and the one with the highest value (SQLite
+  // takes a bare column from the row that MIN/MAX picked), plus the first and last point: a line
+  // drawn through them shows every spike and the true end of the curve.
+  const seriesBuckets = db.prepare<[number, number, number, string, string, number], { step: number; value: number | null; time: number }>(`
+    WITH p AS (
+      SELECT step, value, time, CAST((step - ?) / ? AS INTEGER) AS bucket
+      FROM metric_points WHERE run_id = ? AND name = ? AND context = ? AND step > ?
+    )
+    SELECT step, value, time FROM (
+      SELECT step, MIN(value) AS value, time FROM p GROUP BY bucket
+      UNION SELECT step, MAX(value) AS value, time FROM p GROUP BY bucket
+      UNION SELECT step, value, time FROM p WHERE step = (SELECT MIN(step) FROM p) OR step = (SELECT MAX(step) FROM p)
+    ) ORDER BY step`);
   const addCheckpoint = db.prepare<[number, number, string, string]>(
     'INSERT OR REPLACE INTO checkpoints (run_id, step, path, sha256) VALUES (?, ?, ?, ?)',
   );
@@ -139,6 +155,16 @@ export function createRunsRepo(db: Db) {
       summaries.all(runId).map((s) => ({ name: s.name, context: s.context, last: s.last, min: s.min, max: s.max, lastStep: s.last_step, count: s.count })),
     /** Points after `afterStep`, so a chart fetches only what it lacks. */
     series: (runId: number, name: string, context = '', afterStep = -1) => series.all(runId, name, context, afterStep),
+    /**
+     * The same points, or when there are more than `maxPoints`, at most about that many: the lowest
+     * and highest of each of maxPoints/2 equal step ranges, and the first and last point.
+     */
+    seriesWithin(runId: number, name: string, context: string, afterStep: number, maxPoints: number) {
+      const { n, first, last } = seriesExtent.get(runId, name, context, afterStep)!;
+      if (n <= maxPoints || first === null || last === null) return series.all(runId, name, context, afterStep);
+      const buckets = Math.max(1, Math.floor((maxPoints - 2) / 2));
+      return seriesBuckets.all(first, (last - first + 1) / buckets, runId, name, context, afterStep);
+    },
     addCheckpoint: (runId: number, step: number, path: string, sha256: string): void => void addCheckpoint.run(runId, step, path, sha256),
     latestCheckpoint: (runId: number) => latestCheckpoint.get(runId),
     /** Newest first. */

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import uPlot from 'uplot';
-import type { MetricPointOut, RunDetail } from '../../../preload/api';
+import { CHART_POINTS, type MetricPointOut, type RunDetail } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { useStudio } from '../../app/StudioProvider';
 import { Loading } from '../../components/EmptyState';
@@ -40,8 +40,8 @@ export function ComparePage({ runIds: given }: { runIds: number[] }) {
           runIds.map(async (id) => {
             const [run, loss, accuracy] = await Promise.all([
               client.api['runs.get']({ id }),
-              client.api['runs.metrics']({ id, name: 'loss', afterStep: -1 }),
-              client.api['runs.metrics']({ id, name: 'val_accuracy', afterStep: -1 }),
+              client.api['runs.metrics']({ id, name: 'loss', afterStep: -1, maxPoints: CHART_POINTS }),
+              client.api['runs.metrics']({ id, name: 'val_accuracy', afterStep: -1, maxPoints: CHART_POINTS }),
             ]);
             return { run, loss, accuracy };
           }),

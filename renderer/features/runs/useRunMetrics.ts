@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
+import { CHART_POINTS } from '../../../preload/api';
 import { useStudio } from '../../app/StudioProvider';
 
 /** One metric of one run, grown in place as points arrive (charts read the arrays directly). */
@@ -49,7 +50,8 @@ export function useRunMetrics(runId: number, names: readonly string[]): { series
         await Promise.all(
           Object.entries(series).map(async ([name, s]) => {
             const afterStep = s.steps.length > 0 ? s.steps[s.steps.length - 1]! : -1;
-            const points = await client.api['runs.metrics']({ id: runId, name, afterStep });
+            // History within the chart's budget; points that arrive later come whole.
+            const points = await client.api['runs.metrics']({ id: runId, name, afterStep, ...(afterStep < 0 ? { maxPoints: CHART_POINTS } : {}) });
             if (!alive) return;
             for (const p of points) {
               // A resumed run replays steps after its checkpoint: keep what is already drawn.
