@@ -277,6 +277,60 @@ test('filter by what a run predicted, and by prediction disagreeing with the lab
   await expect(page.getByTestId('filter-total')).toHaveText('8');
 });
 
+test('relabel images from a run\'s evaluation with a hotkey, and undo it there', async ({ studio, page }) => {
+  // A tiny greyscale ViT trained for 6 steps: seconds, not the minutes of a real run.
+  const folder = tempDir('relabel');
+  await writeDigitFolder(folder, { '0': 8, '1': 8 });
+  const call = async <T,>(channel: string, input: unknown): Promise<T> => {
+    const response = await fetch(`${studio.origin}/api/${channel}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${studio.token}` },
+      body: JSON.stringify(input),
+    });
+    const envelope = (await response.json()) as { ok: boolean; value: T; error?: { message: string } };
+    if (!envelope.ok) throw new Error(`${channel}: ${envelope.error?.message}`);
+    return envelope.value;
+  };
+  const dataset = await call<{ id: number }>('datasets.create', { name: 'Relabel' });
+  const started = await call<{ importId: number }>('imports.start', { datasetId: dataset.id, source: { kind: 'folder', path: folder } });
+  await expect.poll(async () => (await call<{ status: string }>('imports.get', { id: started.importId })).status).toBe('done');
+  const model = await call<{ id: number }>('models.import', { path: join(__dirname, '../test/fixtures/vit/hf_gelutanh_nobias_grey') });
+  const run = await call<{ id: number }>('runs.create', {
+    datasetId: dataset.id, modelId: model.id, method: 'lora', steps: 6, batchSize: 4, lr: 1e-2, seed: 3, valFraction: 0.25, evalEvery: 3, checkpointEvery: 3,
+  });
+  await expect.poll(async () => (await call<{ status: string }>('runs.get', { id: run.id })).status, { timeout: 60_000 }).toBe('done');
+
+  await page.goto(studio.url);
+  await page.evaluate(`location.hash = '#/runs/${run.id}'`);
+  await page.getByTestId('eval-run').click();
+  await expect(page.getByTestId('eval-accuracy')).toHaveText(/%/, { timeout: 60_000 });
+  // The images behind the first non-empty cell of the confusion matrix.
+  const cells = page.locator('[data-testid^="confusion-cell-"]');
+  const filled = (await cells.allTextContents()).map(Number).findIndex((n) => n > 0);
+  const [, trueClass] = /^confusion-cell-(\d+)-/.exec((await cells.nth(filled).getAttribute('data-testid'))!)!;
+  await cells.nth(filled).click();
+  const image = page.getByTestId('eval-images').getByTestId('eval-image').first();
+  const imageId = Number(await image.getAttribute('data-image-id'));
+  await image.getByRole('button').click();
+  await expect(page.getByTestId('eval-selection-count')).toHaveText('1');
+
+  // Classes 0 and 1 have hotkeys 1 and 2: label the image as the class it is not.
+  const other = trueClass === '0' ? '1' : '0';
+  await page.keyboard.press(other === '0' ? '1' : '2');
+  await expect(page.getByTestId('eval-images').getByTestId('eval-image-relabeled').first()).toHaveText(`now ${other}`);
+  const classOf = async () => {
+    const detail = await call<{ classes: { id: number; name: string }[] }>('datasets.get', { id: dataset.id });
+    const items = (await call<{ items: { id: number; classId: number }[] }>('images.page', { datasetId: dataset.id, offset: 0, limit: 100 })).items;
+    return detail.classes.find((c) => c.id === items.find((i) => i.id === imageId)!.classId)!.name;
+  };
+  expect(await classOf()).toBe(other);
+
+  await page.keyboard.press('Control+z');
+  await expect(page.getByTestId('eval-image-relabeled')).toHaveCount(0);
+  expect(await classOf()).toBe(trueClass);
+  await expect(page.getByTestId('eval-relabel-undo')).toBeDisabled();
+});
+
 test('make a stratified split and move images between splits by hand', async ({ studio, page }) => {
   const folder = tempDir('split');
   await writeDigitFolder(folder, { '0': 10, '1': 20 });
