@@ -32,6 +32,7 @@ async function start() {
       return result.canceled ? null : (result.filePaths[0] ?? null);
     },
     openPath: (path) => shell.openPath(path),
+    builtInModelsDir: join(__dirname, '../../resources/models'),
   });
   const dispatch = createStudioDispatch(studio);
 

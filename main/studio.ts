@@ -9,6 +9,7 @@ import { createEventBus } from './services/events';
 import { createImportService } from './services/imports';
 import { createLabelingService } from './services/labeling';
 import { createMediaStore } from './services/media';
+import { createModelService } from './services/models';
 import { createPreviewService } from './services/previews';
 import { createRunExport } from './services/run-export';
 import { createRunService, runFolder, type WorkerEntry } from './services/runs';
@@ -24,6 +25,8 @@ export interface StudioOptions {
   pickFolder?: () => Promise<string | null>;
   /** Opens a folder in the OS shell (Electron's shell.openPath: '' or an error message). */
   openPath?: (path: string) => Promise<string>;
+  /** The app's embedded models (resources/models), listed as built-in; none when undefined. */
+  builtInModelsDir?: string;
 }
 
 /** Opens the data folder and builds every service once; both shells serve what this returns. */
@@ -60,6 +63,7 @@ export function createStudio(options: StudioOptions) {
       openPath: options.openPath,
     }),
     previews: createPreviewService(store, media, evaluation),
+    models: createModelService(store, options.builtInModelsDir),
     soups: createSoupService(store, evaluation, options.dataDir),
     info: async (): Promise<AppInfo> => ({
       version: options.version,
@@ -74,6 +78,7 @@ export function createStudio(options: StudioOptions) {
       studio.imports.cancelAll();
       await studio.imports.idle();
       await studio.previews.close();
+      await studio.models.settled();
       store.close();
     },
   };

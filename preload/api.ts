@@ -296,6 +296,8 @@ export interface ModelSummary {
   classes: string[];
   path: string;
   createdAt: string;
+  /** Embedded in the app (resources/models): read-only, used from there, never copied. */
+  builtIn?: boolean;
 }
 
 /** What a label change did, and where the dataset's undo history stands after it. */

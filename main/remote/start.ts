@@ -12,6 +12,7 @@ async function main() {
     worker: { modulePath: join(__dirname, 'worker.js'), execArgv: [] },
     shell: 'remote',
     version: typeof __APP_VERSION__ === 'string' ? __APP_VERSION__ : 'dev',
+    builtInModelsDir: join(__dirname, '../../resources/models'),
   });
   const server = await serveRemote(studio, join(__dirname, '../renderer'));
   let stopping = false;

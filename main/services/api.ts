@@ -2,7 +2,6 @@ import { inputSchemas, type ApiOutputs, type Channel, type Envelope, type Parsed
 import { toErrorBody } from './errors';
 import { exportDataset } from './export';
 import { listMethodInfo } from './methods';
-import { importModel } from './models';
 import type { Studio } from '../studio';
 
 type Handlers = { [C in Channel]: (input: ParsedInput<C>) => ApiOutputs[C] | Promise<ApiOutputs[C]> };
@@ -53,8 +52,8 @@ export function createHandlers(studio: Studio): Handlers {
     'imports.get': ({ id }) => imports.get(id),
     'imports.list': ({ datasetId }) => imports.list(datasetId),
     'jobs.cancel': ({ jobId }) => ({ cancelled: imports.cancel(jobId) }),
-    'models.list': () => store.models.list(),
-    'models.import': ({ path }) => importModel(store, path),
+    'models.list': () => studio.models.list(),
+    'models.import': ({ path }) => studio.models.import(path),
     'previews.predict': (input) => studio.previews.predict(input),
     'soups.make': ({ runIds }) => studio.soups.make(runIds),
     'soups.keep': ({ runIds, recipe, name }) => studio.soups.keep(runIds, recipe, name),

@@ -74,7 +74,7 @@ export function ModelsPage() {
             </thead>
             <tbody>
               {models.map((model) => (
-                <tr key={model.id} data-testid="model-row">
+                <tr key={model.id} data-testid={model.builtIn ? 'builtin-model-row' : 'model-row'}>
                   <th scope="row" title={model.path}>
                     {model.name}
                   </th>
@@ -99,7 +99,7 @@ export function ModelsPage() {
                       </>
                     )}
                   </td>
-                  <td>{formatDateTime(model.createdAt)}</td>
+                  <td>{model.builtIn ? <span title="Embedded in the app: read-only, used from its resources">built-in</span> : formatDateTime(model.createdAt)}</td>
                 </tr>
               ))}
             </tbody>
