@@ -1,0 +1,138 @@
+// Diffusion fine-tuning of a DiT with the PEFT methods of the registry. The DiT's blocks carry the
+// ViT's canonical module names (blocks.{i}.attn.qkv, .attn.proj, .mlp.fc1, .mlp.fc2, .norm1,
+// .norm2), so LoRA, SaRA and SSF apply unchanged through their VitHooks; `full` trains every DiT
+// weight (the fixed sin-cos pos_embed excepted). The base parameters are never modified.
+import * as tf from '@tensorflow/tfjs';
+import { parseOptions } from '../methods/framework';
+import { getMethod } from '../methods/registry';
+import type { NamedTensors, PeftMethod } from '../methods/types';
+import { ditEpsilon, ditParamShapes, type DitConfig } from '../models/dit';
+import type { VitConfig, VitHooks, VitParams } from '../models/vit';
+import { initOptimizerState, optimizerStep, type OptimizerConfig, type OptimizerState } from '../train/optim';
+import { Rng } from '../train/rng';
+import { disposeBatch, epsilonLoss, noiseBatch } from './loss';
+import type { NoiseSchedule } from './schedule';
+
+/** Methods whose sites exist in a DiT (the head-side and token methods have nothing to act on). */
+export const DIFFUSION_METHODS = ['full', 'lora', 'sara', 'ssf'] as const;
+export type DiffusionMethod = (typeof DIFFUSION_METHODS)[number];
+
+/** The DiT as the methods registry sees it: a ViT of the same width, depth and heads, no head. */
+export function ditAsVit(config: DitConfig): VitConfig {
+  return {
+    imageSize: config.imageSize,
+    patchSize: config.patchSize,
+    numChannels: config.inChannels,
+    hiddenSize: config.hiddenSize,
+    depth: config.depth,
+    numHeads: config.numHeads,
+    headDim: config.hiddenSize / config.numHeads,
+    mlpSize: config.mlpSize,
+    activation: 'gelu_tanh',
+    qkvBias: true,
+    layerNormEps: 1e-6,
+    pooling: 'cls',
+    finalNorm: 'none',
+    numLabels: 0,
+  };
+}
+
+/** DiT module names whose ViT counterpart has another name; the rest are the same or DiT-only. */
+const VIT_NAME: Readonly<Record<string, string>> = { 'x_embedder.proj': 'patch_embed' };
+
+/** A method's ViT hooks on the DiT's module names. */
+function ditHooks(hooks: VitHooks): VitHooks {
+  return {
+    linear: hooks.linear ? (name, x, y) => hooks.linear!(VIT_NAME[name] ?? name, x, y) : undefined,
+    norm: hooks.norm,
+  };
+}
+
+export interface DiffusionTuner {
+  method: DiffusionMethod;
+  options: object;
+  /** Trainable float tensors and the method's int32 buffers (SaRA's indices). */
+  trainable: NamedTensors;
+  optimizer: OptimizerState;
+  optimizerConfig: OptimizerConfig;
+}
+
+const ADAMW: OptimizerConfig = { kind: 'adamw', weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, momentum: 0 };
+
+function registryMethod(name: DiffusionMethod): PeftMethod<object> | undefined {
+  return name === 'full' ? undefined : getMethod(name);
+}
+
+const floatNames = (t: NamedTensors) => Object.keys(t).filter((n) => t[n]!.dtype === 'float32');
+
+/** Starts a fine-tune: the method's trainable tensors (from the base weights) and AdamW state. */
+export function initDiffusionTuner(base: VitParams, config: DitConfig, method: DiffusionMethod, rawOptions: unknown, rng: Rng): DiffusionTuner {
+  const m = registryMethod(method);
+  let options: object = {};
+  let trainable: NamedTensors;
+  if (m) {
+    options = parseOptions(m, rawOptions);
+    trainable = m.init(base, ditAsVit(config), options, rng);
+  } else {
+    trainable = {};
+    for (const name of ditParamShapes(config).keys()) if (name !== 'pos_embed') trainable[name] = tf.clone(base[name]!);
+  }
+  const floats = Object.fromEntries(floatNames(trainable).map((n) => [n, trainable[n]!]));
+  return { method, options, trainable, optimizer: initOptimizerState(ADAMW, floats), optimizerConfig: ADAMW };
+}
+
+/** Parameters and hooks that run the base model with the tuner's method applied (inference). */
+export function tunedModel(base: VitParams, config: DitConfig, tuner: Pick<DiffusionTuner, 'method' | 'options' | 'trainable'>): { params: VitParams; hooks?: VitHooks } {
+  const m = registryMethod(tuner.method);
+  if (!m) return { params: { ...base, ...tuner.trainable } };
+  return { params: base, hooks: ditHooks(m.hooks(tuner.trainable, ditAsVit(config), tuner.options, { training: false, rng: Rng.fromSeed(0) })) };
+}
+
+/**
+ * One AdamW step on a batch of clean images x0 in [-1, 1] with their labels: noised at uniform
+ * timesteps, labels dropped to the null class at `classDropout`. Replaces the tuner's trainable and
+ * optimizer tensors (the old ones are disposed); returns the loss.
+ */
+export function diffusionStep(
+  base: VitParams,
+  config: DitConfig,
+  tuner: DiffusionTuner,
+  batch: { x0: tf.Tensor4D; labels: readonly number[] },
+  schedule: NoiseSchedule,
+  rng: Rng,
+  options: { lr: number; classDropout: number },
+): number {
+  const m = registryMethod(tuner.method);
+  const names = floatNames(tuner.trainable);
+  const noised = noiseBatch(batch.x0, batch.labels, schedule, rng, { classDropout: options.classDropout, nullClass: config.numClasses });
+  const vitView = ditAsVit(config);
+  const penaltyRng = rng;
+  try {
+    const result = tf.tidy(() => {
+      const lossOf = (...values: tf.Tensor[]): tf.Scalar => {
+        const trainable = { ...tuner.trainable, ...Object.fromEntries(names.map((n, i) => [n, values[i]!])) };
+        const params = m ? base : { ...base, ...trainable };
+        const hooks = m ? ditHooks(m.hooks(trainable, vitView, tuner.options, { training: true, rng })) : undefined;
+        const loss = epsilonLoss(ditEpsilon(params, config, { x: noised.xt, t: noised.t, y: noised.y }, hooks), noised.noise);
+        return m?.penalty ? tf.add(loss, m.penalty(trainable, vitView, tuner.options, penaltyRng)) : loss;
+      };
+      const { value, grads } = tf.valueAndGrads(lossOf)(names.map((n) => tuner.trainable[n]!));
+      const floats = Object.fromEntries(names.map((n) => [n, tuner.trainable[n]!]));
+      const step = optimizerStep(tuner.optimizerConfig, floats, Object.fromEntries(names.map((n, i) => [n, grads[i]!])), tuner.optimizer, options.lr);
+      return { loss: value, ...step };
+    });
+    const loss = result.loss.dataSync()[0]!;
+    result.loss.dispose();
+    tf.dispose(names.map((n) => tuner.trainable[n]!));
+    tf.dispose(Object.values(tuner.optimizer.slots).flatMap((s) => Object.values(s)));
+    tuner.trainable = { ...tuner.trainable, ...result.params };
+    tuner.optimizer = result.state;
+    return loss;
+  } finally {
+    disposeBatch(noised);
+  }
+}
+
+export function disposeTuner(tuner: DiffusionTuner): void {
+  tf.dispose([...Object.values(tuner.trainable), ...Object.values(tuner.optimizer.slots).flatMap((s) => Object.values(s))]);
+}
