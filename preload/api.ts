@@ -119,6 +119,8 @@ export const inputSchemas = {
   'images.ids': z.object({ datasetId: id, filter: imageFilter }).strict(),
   /** Runs whose evaluations stored predictions on the dataset's images (for the prediction filters). */
   'predictions.runs': z.object({ datasetId: id }).strict(),
+  /** Images per class and split (the splits chart): one grouped pass over the dataset. */
+  'datasets.classSplits': z.object({ id }).strict(),
   'classes.create': z.object({ datasetId: id, name, color: color.optional() }).strict(),
   'classes.update': z.object({ id, name: name.optional(), color: color.optional() }).strict(),
   'classes.merge': z.object({ sourceId: id, targetId: id }).strict(),
@@ -229,8 +231,12 @@ export type Split = 'train' | 'val' | 'test';
 
 export interface DatasetDetail extends DatasetSummary {
   classes: ClassSummary[];
-  /** Images per class (classId null: unlabeled) and split; groups without images are left out. */
-  classSplits: { classId: number | null; counts: Record<Split | 'none', number> }[];
+}
+
+/** Images of one class (classId null: unlabeled) per split; datasets.classSplits leaves out classes without images. */
+export interface ClassSplitCounts {
+  classId: number | null;
+  counts: Record<Split | 'none', number>;
 }
 
 export interface ImageItem {
@@ -516,6 +522,7 @@ export interface ApiOutputs {
   'images.page': ImagePage;
   'images.ids': number[];
   'predictions.runs': PredictionRun[];
+  'datasets.classSplits': ClassSplitCounts[];
   'classes.create': ClassSummary;
   'classes.update': ClassSummary;
   'classes.merge': { moved: number };

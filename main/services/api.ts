@@ -21,6 +21,7 @@ export function createHandlers(studio: Studio): Handlers {
       datasets.images(datasetId, { ...filter, ...(classId !== undefined && { classId }) }, offset, limit, afterId),
     'images.ids': ({ datasetId, filter }) => datasets.imageIds(datasetId, filter),
     'predictions.runs': ({ datasetId }) => datasets.predictionRuns(datasetId),
+    'datasets.classSplits': ({ id }) => datasets.classSplits(id),
     'classes.create': ({ datasetId, name, color }) => labeling.createClass(datasetId, name, color),
     'classes.update': ({ id, name, color }) => labeling.updateClass(id, name, color),
     'classes.merge': ({ sourceId, targetId }) => labeling.mergeClasses(sourceId, targetId),

@@ -17,11 +17,12 @@ export function createDatasetService(store: Store, media: MediaStore, keep: (has
   };
   return {
     list: () => store.datasets.list(),
-    get: (id: number): DatasetDetail => ({
-      ...summary(id),
-      classes: store.datasets.classes(id),
-      classSplits: store.labels.classSplits(id),
-    }),
+    // Read after every label: only what the page's counts need (the splits chart asks classSplits).
+    get: (id: number): DatasetDetail => ({ ...summary(id), classes: store.datasets.classes(id) }),
+    classSplits(id: number) {
+      mustExist(id);
+      return store.labels.classSplits(id);
+    },
     create: (name: string) => summary(store.datasets.create(name)),
     rename(id: number, name: string) {
       if (!store.datasets.rename(id, name)) throw notFound(`Dataset ${id}`);

@@ -90,7 +90,7 @@ describe('labeling service', () => {
       expect([inClass('train'), inClass('val'), inClass('test')]).toEqual([n * 0.6, n * 0.2, n * 0.2]);
     }
     // The dataset's class × split matrix (the splits chart) says the same in one answer.
-    expect(studio.datasets.get(datasetId).classSplits).toEqual(
+    expect(studio.datasets.classSplits(datasetId)).toEqual(
       expect.arrayContaining([
         { classId: classId('3'), counts: { train: 12, val: 4, test: 4, none: 0 } },
         { classId: classId('4'), counts: { train: 6, val: 2, test: 2, none: 0 } },

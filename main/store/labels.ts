@@ -1,4 +1,4 @@
-import type { Split } from '../../preload/api';
+import type { ClassSplitCounts, Split } from '../../preload/api';
 import type { Db } from './db';
 
 /** Labels, splits and captions of images: what labeling writes. */
@@ -43,7 +43,7 @@ export function createLabelsRepo(db: Db) {
     setSplit: (imageId: number, split: Split, manual: boolean): void => void setSplit.run(imageId, split, manual ? 1 : 0),
     clearAutomaticSplits: (datasetId: number): void => void clearSplits.run(datasetId),
     /** Images per class (null: unlabeled) and split, in one pass over the dataset. */
-    classSplits: (datasetId: number): { classId: number | null; counts: Record<Split | 'none', number> }[] => {
+    classSplits: (datasetId: number): ClassSplitCounts[] => {
       const byClass = new Map<number | null, Record<Split | 'none', number>>();
       for (const row of classSplits.all(datasetId)) {
         let counts = byClass.get(row.class_id);

@@ -2,8 +2,8 @@
  * Train/val/test splits: the "Make splits" form (stratified and seeded on the studio's side),
  * images per split, and per class a stacked bar of how its images fall into the splits.
  */
-import { useState, type FormEvent } from 'react';
-import type { DatasetDetail, Split } from '../../../preload/api';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import type { ClassSplitCounts, DatasetDetail, Split } from '../../../preload/api';
 import { useStudio, useToast } from '../../app/StudioProvider';
 import { messageFor } from '../../lib/errors';
 import { formatInt, percent } from '../../lib/format';
@@ -12,6 +12,9 @@ const SPLITS: (Split | 'none')[] = ['train', 'val', 'test', 'none'];
 const SPLIT_LABEL: Record<Split | 'none', string> = { train: 'train', val: 'val', test: 'test', none: 'no split' };
 
 type Row = { key: string; name: string; color: string; counts: Record<Split | 'none', number> };
+
+/** The chart waits for labeling to pause: a burst of keystrokes asks for the matrix once. */
+const CHART_DELAY_MS = 400;
 
 export function SplitsPanel({ datasetId, detail, onChanged }: { datasetId: number; detail: DatasetDetail; onChanged(): Promise<void> | void }) {
   const client = useStudio();
@@ -48,10 +51,33 @@ export function SplitsPanel({ datasetId, detail, onChanged }: { datasetId: numbe
     }
   };
 
-  // Per class × split counts come with the dataset (one grouped query on the studio's side).
-  const countsOf = new Map(detail.classSplits.map((group) => [group.classId, group.counts]));
+  // Per class × split counts: one grouped query on the studio's side, asked again when the
+  // dataset's counts change and labeling has paused (the first time at once).
+  const [classSplits, setClassSplits] = useState<ClassSplitCounts[] | null>(null);
+  const loaded = useRef(false);
+  const countsKey = JSON.stringify([detail.splitCounts, detail.unlabeledCount, detail.classes.map((c) => [c.id, c.imageCount])]);
+  useEffect(() => {
+    let live = true;
+    const timer = window.setTimeout(
+      () =>
+        client.api['datasets.classSplits']({ id: datasetId }).then(
+          (value) => {
+            if (!live) return;
+            loaded.current = true;
+            setClassSplits(value);
+          },
+          () => {},
+        ),
+      loaded.current ? CHART_DELAY_MS : 0,
+    );
+    return () => {
+      live = false;
+      window.clearTimeout(timer);
+    };
+  }, [client, datasetId, countsKey]);
+  const countsOf = new Map((classSplits ?? []).map((group) => [group.classId, group.counts]));
   const none = { train: 0, val: 0, test: 0, none: 0 };
-  const rows: Row[] = [
+  const rows: Row[] = classSplits === null ? [] : [
     ...detail.classes.map((c) => ({ key: String(c.id), name: c.name, color: c.color, counts: countsOf.get(c.id) ?? none })),
     ...(detail.unlabeledCount > 0 ? [{ key: 'unlabeled', name: 'unlabeled', color: '#6b7385', counts: countsOf.get(null) ?? none }] : []),
   ];
@@ -121,6 +147,7 @@ export function SplitsPanel({ datasetId, detail, onChanged }: { datasetId: numbe
             </span>
           ))}
         </div>
+        {classSplits === null ? <p className="muted">Counting…</p> : null}
         <ul className="split-rows">
           {rows.map((row) => {
             const total = SPLITS.reduce((n, s) => n + row.counts[s], 0);
