@@ -119,14 +119,14 @@ export function diffusionStep(
       const { value, grads } = tf.valueAndGrads(lossOf)(names.map((n) => tuner.trainable[n]!));
       const floats = Object.fromEntries(names.map((n) => [n, tuner.trainable[n]!]));
       const step = optimizerStep(tuner.optimizerConfig, floats, Object.fromEntries(names.map((n, i) => [n, grads[i]!])), tuner.optimizer, options.lr);
-      return { loss: value, ...step };
+      return { loss: value, params: step.params, slots: step.state.slots };
     });
     const loss = result.loss.dataSync()[0]!;
     result.loss.dispose();
     tf.dispose(names.map((n) => tuner.trainable[n]!));
     tf.dispose(Object.values(tuner.optimizer.slots).flatMap((s) => Object.values(s)));
     tuner.trainable = { ...tuner.trainable, ...result.params };
-    tuner.optimizer = result.state;
+    tuner.optimizer = { t: tuner.optimizer.t + 1, slots: result.slots };
     return loss;
   } finally {
     disposeBatch(noised);
