@@ -164,22 +164,12 @@ function EvaluationResult({
         />
       ) : null}
       {relabel.enabled ? <RelabelBar relabel={relabel} result={result} /> : null}
-      <Gallery
-        title="Misclassified (most confident first)"
-        items={misclassified}
-        classes={result.classes}
-        testId="eval-misclassified"
-        empty="Every image was classified correctly."
-        relabel={relabel}
-      />
-      <Gallery
-        title="Least confident correct predictions"
-        items={leastConfident}
-        classes={result.classes}
-        testId="eval-least-confident"
-        empty="No correct predictions."
-        relabel={relabel}
-      />
+      {[
+        { title: 'Misclassified (most confident first)', items: misclassified, testId: 'eval-misclassified', empty: 'Every image was classified correctly.' },
+        { title: 'Least confident correct predictions', items: leastConfident, testId: 'eval-least-confident', empty: 'No correct predictions.' },
+      ].map((gallery) => (
+        <Gallery key={gallery.testId} {...gallery} classes={result.classes} relabel={relabel} />
+      ))}
     </div>
   );
 }
