@@ -4,6 +4,7 @@ import type { AppInfo, BackendInfo } from '../preload/api';
 import { openStore } from './store';
 import { createDispatch, createHandlers } from './services/api';
 import { createDatasetService } from './services/datasets';
+import { createDiffusionService } from './services/diffusion';
 import { createEvaluationService } from './services/evaluation';
 import { createEventBus } from './services/events';
 import { createImportService } from './services/imports';
@@ -45,12 +46,13 @@ export function createStudio(options: StudioOptions) {
       .catch((error: unknown) => ({ name: 'none', reason: error instanceof Error ? error.message : String(error) })));
   const imports = createImportService(store, media, events);
   const evaluation = createEvaluationService(store, media, options.dataDir);
+  const diffusion = createDiffusionService(store, media, imports);
   let startupSweep: Promise<unknown> = Promise.resolve();
   const studio = {
     store,
     media,
     events,
-    datasets: createDatasetService(store, media, (hash) => imports.isPending(hash) || store.images.isHashReferenced(hash)),
+    datasets: createDatasetService(store, media, (hash) => imports.isPending(hash) || store.images.isHashReferenced(hash) || diffusion.holds(hash)),
     imports,
     labeling: createLabelingService(store, events),
     runs: createRunService(store, media, events, options.dataDir, options.worker),
@@ -64,6 +66,7 @@ export function createStudio(options: StudioOptions) {
     }),
     previews: createPreviewService(store, media, evaluation),
     models: createModelService(store, options.builtInModelsDir),
+    diffusion,
     soups: createSoupService(store, evaluation, options.dataDir),
     info: async (): Promise<AppInfo> => ({
       version: options.version,
@@ -79,6 +82,7 @@ export function createStudio(options: StudioOptions) {
       await studio.imports.idle();
       await studio.previews.close();
       await studio.models.settled();
+      await studio.diffusion.close();
       store.close();
     },
   };

@@ -61,10 +61,18 @@ const previewModel = z.discriminatedUnion('kind', [
  * The image a preview runs on: bytes the user dropped (checked like an imported file), or an image
  * already in the studio, by content hash. Never a path: the renderer may be a remote browser.
  */
+const contentHash = z.string().regex(/^[0-9a-f]{64}$/, 'a content hash (64 hex digits)');
 const previewImage = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('upload'), name: z.string().min(1).max(1024), base64: uploadedFile.shape.base64 }).strict(),
-  z.object({ kind: z.literal('stored'), hash: z.string().regex(/^[0-9a-f]{64}$/, 'a content hash (64 hex digits)') }).strict(),
+  z.object({ kind: z.literal('stored'), hash: contentHash }).strict(),
 ]);
+
+/** Diffusion inputs: a class index, denoising steps, a seed, a guidance scale, a fraction of the schedule. */
+const classIndex = z.number().int().min(0).max(100_000);
+const diffusionSteps = z.number().int().min(1).max(1000);
+const diffusionSeed = z.number().int().min(0).max(2 ** 31 - 1);
+const guidanceScale = z.number().min(0).max(20);
+const fraction = z.number().min(0).max(1);
 
 /** The finished runs a soup averages. */
 const soupRuns = z.array(id).min(1, 'select at least one run').max(12, 'at most 12 runs in one soup');
@@ -187,6 +195,32 @@ export const inputSchemas = {
   'soups.make': z.object({ runIds: soupRuns.min(2, 'select at least two runs') }).strict(),
   /** Averages the runs' weights and keeps the result as a model of the Models list. */
   'soups.keep': z.object({ runIds: soupRuns, recipe: z.enum(['uniform', 'greedy']), name: name.optional() }).strict(),
+  /** Class-conditional samples from a DiT model: PNGs stored in the media store; sample i depends on (seed, i) only. */
+  'diffusion.sample': z
+    .object({ modelId: id, classId: classIndex, n: z.number().int().min(1).max(64), steps: diffusionSteps, seed: diffusionSeed, cfg: guidanceScale, eta: z.number().min(0).max(1).default(0) })
+    .strict(),
+  /**
+   * SDEdit + SINE model-based guidance on one image: noised to t0, denoised towards targetClass; a
+   * fine-tuned DiT (same shape as the base) guides with weight beta inside the window.
+   */
+  'diffusion.edit': z
+    .object({
+      modelId: id,
+      fineTuned: z.object({ modelId: id, classId: classIndex }).strict().optional(),
+      image: previewImage,
+      targetClass: classIndex,
+      scale: guidanceScale,
+      beta: fraction,
+      window: z.object({ from: fraction, to: fraction }).strict().refine((w) => w.from <= w.to, 'the window starts after it ends'),
+      t0: fraction,
+      steps: diffusionSteps,
+      seed: diffusionSeed,
+    })
+    .strict(),
+  /** This session's generated and edited images, newest first. */
+  'diffusion.results': z.object({}).strict(),
+  /** Adds a generated image to a dataset through the import path (className: its label, created if new). */
+  'diffusion.keep': z.object({ hash: contentHash, datasetId: id, className: name.optional() }).strict(),
 } as const;
 
 export type Channel = keyof typeof inputSchemas;
@@ -304,6 +338,31 @@ export interface ModelSummary {
   createdAt: string;
   /** Embedded in the app (resources/models): read-only, used from there, never copied. */
   builtIn?: boolean;
+}
+
+/** An image a diffusion model made (a sample or an edit), stored in the media store by hash. */
+export interface GeneratedImage {
+  hash: string;
+  /** 'input': an edit's input as the model saw it. */
+  kind: 'sample' | 'edit' | 'input';
+  modelName: string;
+  /** The class it was generated (or edited) towards. */
+  className: string;
+  seed: number;
+  /** Index within its request: sample i of a seed is the same image whatever n. */
+  index: number;
+  width: number;
+  height: number;
+  createdAt: string;
+}
+
+export interface EditResult {
+  /** The input at the model's resolution, as the model saw it. */
+  before: GeneratedImage;
+  after: GeneratedImage;
+  /** The β the guidance used: 0 when no fine-tuned model was given. */
+  betaUsed: number;
+  fineTunedName: string | null;
 }
 
 /** What a label change did, and where the dataset's undo history stands after it. */
@@ -559,6 +618,10 @@ export interface ApiOutputs {
   'previews.predict': PreviewResult;
   'soups.make': SoupReport;
   'soups.keep': ModelSummary;
+  'diffusion.sample': GeneratedImage[];
+  'diffusion.edit': EditResult;
+  'diffusion.results': GeneratedImage[];
+  'diffusion.keep': ImportStarted;
 }
 
 export type StudioApi = {

@@ -58,6 +58,10 @@ export function createHandlers(studio: Studio): Handlers {
     'previews.predict': (input) => studio.previews.predict(input),
     'soups.make': ({ runIds }) => studio.soups.make(runIds),
     'soups.keep': ({ runIds, recipe, name }) => studio.soups.keep(runIds, recipe, name),
+    'diffusion.sample': (input) => studio.diffusion.sample(input),
+    'diffusion.edit': (input) => studio.diffusion.edit(input),
+    'diffusion.results': () => studio.diffusion.results(),
+    'diffusion.keep': (input) => studio.diffusion.keep(input),
   };
 }
 
