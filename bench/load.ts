@@ -12,8 +12,7 @@
 //      depths, offset and keyset; runs.metrics whole and tail; runs.list; runs.get), then drives
 //      Debian's Chromium (1360×860) with playwright-core: grid scrolling frame times and jumps,
 //      the run page's charts loading 1,000,000 points and redrawing, the runs table loading.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,9 +23,8 @@ import { createMediaStore, sha256 } from '../main/services/media';
 import { openStore } from '../main/store';
 import type { MetricPoint } from '../main/store/runs';
 import { digitPng } from '../test/digits';
-import { api, createReport, createStudioProcesses, finishRun, launchChromium, loadLine, PAGE_PROBE, runMain, scrollRun, waitUntil, type Studio } from './shared';
+import { api, createReport, createStudioProcesses, ensureBuilt, finishRun, launchChromium, loadLine, PAGE_PROBE, runMain, scrollRun, waitUntil, type Studio } from './shared';
 
-const ROOT = path.resolve(__dirname, '..');
 const IMAGES = 100_000;
 const CLASSES = Array.from({ length: 10 }, (_, d) => `digit${d}`);
 const RUNS = 200;
@@ -262,10 +260,7 @@ async function benchRunsTable(page: Page): Promise<void> {
 async function main(): Promise<void> {
   const t0 = performance.now();
   log(`bench:load — ${loadLine()} at start`);
-  if (!existsSync(path.join(ROOT, 'out/renderer/index.html'))) {
-    log('out/renderer/index.html is missing: building (npx electron-vite build)…');
-    execFileSync('npx', ['electron-vite', 'build'], { cwd: ROOT, stdio: ['ignore', process.stderr, process.stderr] });
-  }
+  ensureBuilt(log);
   const home = mkdtempSync(path.join(tmpdir(), 'bench-load-home-'));
   let studio: Studio | null = null;
   let browser: Browser | null = null;

@@ -2,8 +2,10 @@
 // statistics and the results table, starting/stopping the remote shell (noticing when another job
 // on a shared machine stops it), calling its API, launching Debian's Chromium, and the in-page
 // probe (plain JavaScript: frame times of a scrolling grid, jumps, keystroke timings).
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { spawnRemoteShell } from '../test/remote-shell';
 
@@ -78,6 +80,14 @@ export function runMain(main: () => Promise<void>): void {
 }
 
 // ---------------------------------------------------------------- the studio and the browser
+
+/** Builds the app (npx electron-vite build) when out/renderer/index.html is missing. */
+export function ensureBuilt(log: (line: string) => void): void {
+  const root = path.resolve(__dirname, '..');
+  if (existsSync(path.join(root, 'out/renderer/index.html'))) return;
+  log('out/renderer/index.html is missing: building (npx electron-vite build)…');
+  execFileSync('npx', ['electron-vite', 'build'], { cwd: root, stdio: ['ignore', process.stderr, process.stderr] });
+}
 
 export interface Studio {
   url: string;

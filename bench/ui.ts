@@ -12,8 +12,7 @@
 //      with playwright-core: a fling through the whole grid, a steady scroll, jumps, then focus-view
 //      hotkey labeling and shift-click range labeling, each keystroke timed inside the page.
 // Every process it starts (studio, browser) is stopped and its temp folders removed at the end.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,9 +21,8 @@ import { intakeImage } from '../main/services/image-intake';
 import { createMediaStore, sha256 } from '../main/services/media';
 import { openStore } from '../main/store';
 import { digitPng } from '../test/digits';
-import { api, createReport, createStudioProcesses, finishRun, launchChromium, loadLine, PAGE_PROBE, round, runMain, scrollRun, waitUntil, type Studio } from './shared';
+import { api, createReport, createStudioProcesses, ensureBuilt, finishRun, launchChromium, loadLine, PAGE_PROBE, round, runMain, scrollRun, waitUntil, type Studio } from './shared';
 
-const ROOT = path.resolve(__dirname, '..');
 const TOTAL = 60_000;
 const REAL_IMPORT = 2_000;
 /** Seeded images from this index on are left unlabeled (loose files of the ImageFolder). */
@@ -283,10 +281,7 @@ async function benchRange(page: Page): Promise<void> {
 async function main(): Promise<void> {
   const t0 = performance.now();
   log(`bench:ui — ${loadLine()} at start`);
-  if (!existsSync(path.join(ROOT, 'out/renderer/index.html'))) {
-    log('out/renderer/index.html is missing: building (npx electron-vite build)…');
-    execFileSync('npx', ['electron-vite', 'build'], { cwd: ROOT, stdio: ['ignore', process.stderr, process.stderr] });
-  }
+  ensureBuilt(log);
   const home = mkdtempSync(path.join(tmpdir(), 'bench-ui-home-'));
   const folder = mkdtempSync(path.join(tmpdir(), 'bench-ui-src-'));
   let studio: Studio | null = null;
