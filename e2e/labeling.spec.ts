@@ -361,6 +361,16 @@ test('make a stratified split and move images between splits by hand', async ({ 
   await page.getByTestId('selection-split').selectOption('val');
   await expect(page.getByTestId('split-count-train')).toHaveText('17');
   await expect(page.getByTestId('split-count-val')).toHaveText('7');
+
+  // The dataset's card on the datasets list has the counts at a glance.
+  await page.getByRole('link', { name: 'Datasets' }).first().click();
+  await expect(page.getByTestId('card-image-count')).toHaveText('30');
+  await expect(page.getByTestId('card-labeled-count')).toHaveText('30');
+  await expect(page.getByTestId('card-class-count')).toHaveText('2');
+  await expect(page.getByTestId('card-split-train')).toHaveText('17 train');
+  await expect(page.getByTestId('card-split-val')).toHaveText('7 val');
+  await expect(page.getByTestId('card-split-test')).toHaveText('6 test');
+  await expect(page.getByTestId('card-split-none')).toHaveCount(0);
 });
 
 test('export, then import the export into a new dataset with identical labels', async ({ studio, page }) => {
