@@ -1,10 +1,12 @@
-// `peft-studio sample` on the tiny DiT fixture: PNG files, seeded, usage errors.
+// `peft-studio sample` and `train --task diffusion` on the tiny DiT fixture: PNG files, seeded,
+// adapters, usage errors.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli';
+import { writeSyntheticIdx } from './engine/train/synthetic';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'cli-sample-'));
 const model = path.join(__dirname, '..', 'test', 'fixtures', 'dit', 'dit_tiny_grey');
@@ -39,6 +41,29 @@ describe('peft-studio sample', () => {
     expect((await cli('sample', ...args.slice(0, -4), '--seed', '6', '--cfg', '2', '--out', c)).code).toBe(0);
     const px = async (file: string) => sharp(file).raw().toBuffer();
     expect((await px(path.join(c, '2-seed6-000.png'))).equals(await px(path.join(a, '2-seed5-000.png')))).toBe(false);
+  });
+
+  it('train --task diffusion writes an adapter that sample --adapter applies', async () => {
+    const data = path.join(tmp, 'data');
+    await writeSyntheticIdx(data, 24, 4, 8, 3);
+    const adapter = path.join(tmp, 'lora');
+    const trained = await cli('train', '--task', 'diffusion', '--model', model, '--data', data, '--method', 'lora', '--method-opt', 'targets=["qkv","fc1"]', '--steps', '3', '--batch', '4', '--lr', '0.05', '--out', adapter, '--json');
+    expect(trained.err).toBe('');
+    expect(trained.code).toBe(0);
+    const summary = JSON.parse(trained.out.trim().split('\n').at(-1)!) as { type: string; adapter_dir: string };
+    expect(summary).toMatchObject({ type: 'summary', adapter_dir: adapter });
+    expect(readdirSync(adapter).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+
+    const args = ['--model', model, '--class', '1', '--n', '2', '--steps', '3', '--seed', '1'];
+    expect((await cli('sample', ...args, '--out', path.join(tmp, 'plain'))).code).toBe(0);
+    const tuned = await cli('sample', ...args, '--adapter', adapter, '--out', path.join(tmp, 'tuned'));
+    expect(tuned.err).toBe('');
+    const px = async (dir: string) => sharp(path.join(tmp, dir, '1-seed1-000.png')).raw().toBuffer();
+    expect((await px('tuned')).equals(await px('plain'))).toBe(false);
+
+    const bad = await cli('train', '--task', 'diffusion', '--model', model, '--data', data, '--method', 'vpt', '--out', path.join(tmp, 'v'));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--method takes full, lora, sara, ssf/);
   });
 
   it('reports usage mistakes with the usage line and exit code 2', async () => {

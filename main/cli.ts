@@ -6,7 +6,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from './engine/backend';
 import { loadDitFolder } from './engine/diffusion/dit-folder';
+import { DIFFUSION_METHODS, disposeTuner, loadDiffusionAdapter, saveDiffusionAdapter, tunedModel, type DiffusionMethod } from './engine/diffusion/finetune';
 import { generate, writePng } from './engine/diffusion/generate';
+import { trainDiffusion } from './engine/diffusion/train';
 import { openDataset } from './engine/data/dataset';
 import { evaluate, type Prediction } from './engine/eval';
 import { writeFileAtomic } from './engine/io/atomic';
@@ -181,12 +183,57 @@ function eventLine(e: TrainEvent, total: number): string | undefined {
   }
 }
 
+/** `train --task diffusion`: fine-tunes a DiT folder and writes the method's tensors as an adapter. */
+async function trainDiffusionCli(values: Record<string, string | boolean | string[] | undefined>, io: CliIO): Promise<number> {
+  const method = String(values.method ?? '');
+  if (!(DIFFUSION_METHODS as readonly string[]).includes(method)) throw new UsageError(`--method takes ${DIFFUSION_METHODS.join(', ')} for diffusion`);
+  const str = (k: string) => values[k] as string | undefined;
+  const steps = positiveInt(str('steps'), '--steps') ?? 200;
+  const spec = {
+    method: method as DiffusionMethod,
+    methodOptions: methodOptions(values['method-opt'] as string[]),
+    steps,
+    batchSize: positiveInt(str('batch'), '--batch') ?? 16,
+    lr: number(str('lr'), '--lr') ?? (method === 'full' ? 1e-4 : 3e-3),
+    seed: number(str('seed'), '--seed') ?? 0,
+    classDropout: number(str('class-dropout'), '--class-dropout') ?? 0.1,
+  };
+  const outDir = str('out') ?? path.join('runs', `diffusion-${method}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const backend = await initBackend();
+  const model = await loadDitFolder(str('model')!);
+  try {
+    const dataset = await openTrainingData(str('data')!);
+    const started = performance.now();
+    const every = Math.max(1, Math.floor(steps / 20));
+    const tuner = await trainDiffusion(model, dataset, spec, (step, loss) => {
+      if (values.json) io.out(JSON.stringify({ type: 'step', step, loss }) + '\n');
+      else if (step === 1 || step % every === 0 || step === steps) io.out(`step ${String(step).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}\n`);
+    });
+    try {
+      await saveDiffusionAdapter(outDir, tuner, { baseModel: model.name, steps });
+    } finally {
+      disposeTuner(tuner);
+    }
+    const wallS = (performance.now() - started) / 1000;
+    io.out(
+      values.json
+        ? JSON.stringify({ type: 'summary', task: 'diffusion', method, steps, wall_s: wallS, adapter_dir: outDir, backend: backend.name }) + '\n'
+        : `done      ${steps} steps in ${wallS.toFixed(1)} s on ${backend.name}\nadapter   ${outDir}  (peft-studio sample --model ${str('model')} --adapter ${outDir} ...)\n`,
+    );
+    return 0;
+  } finally {
+    tf.dispose(Object.values(model.params));
+  }
+}
+
 const trainCommand: Command = {
   summary: 'fine-tune a model folder on a data folder with a PEFT method',
   usage:
     'peft-studio train --model DIR --data DIR --method NAME [--method-opt k=v ...] [--steps N] [--batch N] [--lr X] [--seed N] ' +
     '[--val-fraction F] [--eval-every N] [--checkpoint-every N] [--optimizer adamw|sgd] [--weight-decay X] [--warmup N] ' +
-    '[--label-smoothing X] [--limit-per-class N] [--augment none|default|flip,crop,jitter] [--out DIR] [--resume DIR] [--json] [--debug]',
+    '[--label-smoothing X] [--limit-per-class N] [--augment none|default|flip,crop,jitter] [--out DIR] [--resume DIR] [--json] [--debug]\n' +
+    '       peft-studio train --task diffusion --model DIT_DIR --data DIR --method full|lora|sara|ssf [--method-opt k=v ...] [--steps N] [--batch N] ' +
+    '[--lr X] [--seed N] [--class-dropout P] [--out DIR] [--json]',
   async run(args, io) {
     const { values } = parseArgs({
       args,
@@ -212,12 +259,16 @@ const trainCommand: Command = {
         augment: { type: 'string' },
         out: { type: 'string' },
         resume: { type: 'string' },
+        task: { type: 'string' },
+        'class-dropout': { type: 'string' },
         json: { type: 'boolean', default: false },
         debug: { type: 'boolean', default: false },
       },
     });
     if (!values.model) throw new UsageError('--model DIR is required');
     if (!values.data) throw new UsageError('--data DIR is required');
+    if (values.task === 'diffusion') return trainDiffusionCli(values, io);
+    if (values.task !== undefined && values.task !== 'classification') throw new UsageError(`--task takes classification or diffusion, got "${values.task}"`);
     if (!values.method && !values.resume) throw new UsageError(`--method NAME is required (${listMethods().map((m) => m.name).join(', ')})`);
     const opts = methodOptions(values['method-opt']);
     const augment = augmentFlag(values.augment);
@@ -333,7 +384,7 @@ function classIndex(value: string, labels: readonly string[]): number {
 const sampleCommand: Command = {
   summary: 'generate class-conditional images with a DiT model folder (PNG files)',
   usage:
-    'peft-studio sample --model DIR --class C --n N --steps S --seed X [--cfg S] [--eta E] [--sampler ddim|ddpm] --out DIR [--json] [--debug]',
+    'peft-studio sample --model DIR [--adapter DIR] --class C --n N --steps S --seed X [--cfg S] [--eta E] [--sampler ddim|ddpm] --out DIR [--json] [--debug]',
   async run(args, io) {
     const { values } = parseArgs({
       args,
@@ -341,6 +392,7 @@ const sampleCommand: Command = {
       allowPositionals: false,
       options: {
         model: { type: 'string' },
+        adapter: { type: 'string' },
         class: { type: 'string' },
         n: { type: 'string' },
         steps: { type: 'string' },
@@ -373,7 +425,14 @@ const sampleCommand: Command = {
       if (steps > model.schedule.timesteps) throw new UsageError(`--steps must be at most ${model.schedule.timesteps}`);
       await mkdir(values.out, { recursive: true });
       const started = performance.now();
-      const pixels = generate(model, { classes: Array(n).fill(cls) as number[], steps, seed, cfg, sampler, eta });
+      const adapter = values.adapter ? await loadDiffusionAdapter(values.adapter, model.config) : undefined;
+      const tuned = adapter ? tunedModel(model.params, model.config, adapter) : undefined;
+      let pixels: Uint8Array[];
+      try {
+        pixels = generate(tuned ? { ...model, params: tuned.params } : model, { classes: Array(n).fill(cls) as number[], steps, seed, cfg, sampler, eta, hooks: tuned?.hooks });
+      } finally {
+        if (adapter) tf.dispose(Object.values(adapter.trainable));
+      }
       const wallS = (performance.now() - started) / 1000;
       const slug = model.id2label[cls]!.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || String(cls);
       const files: string[] = [];

@@ -3,6 +3,10 @@
 // .norm2), so LoRA, SaRA and SSF apply unchanged through their VitHooks; `full` trains every DiT
 // weight (the fixed sin-cos pos_embed excepted). The base parameters are never modified.
 import * as tf from '@tensorflow/tfjs';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../io/atomic';
+import { readSafetensors, writeSafetensors, type HostTensor } from '../io/safetensors';
 import { parseOptions } from '../methods/framework';
 import { getMethod } from '../methods/registry';
 import type { NamedTensors, PeftMethod } from '../methods/types';
@@ -135,4 +139,50 @@ export function diffusionStep(
 
 export function disposeTuner(tuner: DiffusionTuner): void {
   tf.dispose([...Object.values(tuner.trainable), ...Object.values(tuner.optimizer.slots).flatMap((s) => Object.values(s))]);
+}
+
+/** adapter_config.json of a diffusion fine-tune. */
+interface DiffusionAdapterConfig {
+  task: 'diffusion';
+  method: DiffusionMethod;
+  options: object;
+  base_model: string;
+  steps: number;
+}
+
+/** Writes the tuner's tensors (adapter_model.safetensors, canonical names) and adapter_config.json. */
+export async function saveDiffusionAdapter(dir: string, tuner: DiffusionTuner, meta: { baseModel: string; steps: number }): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const host: Record<string, HostTensor> = {};
+  for (const [name, t] of Object.entries(tuner.trainable)) {
+    host[name] = t.dtype === 'int32' ? { dtype: 'int32', shape: t.shape, data: t.dataSync() as Int32Array } : { dtype: 'float32', shape: t.shape, data: t.dataSync() as Float32Array };
+  }
+  await writeSafetensors(path.join(dir, 'adapter_model.safetensors'), host, { task: 'diffusion', method: tuner.method });
+  const config: DiffusionAdapterConfig = { task: 'diffusion', method: tuner.method, options: tuner.options, base_model: meta.baseModel, steps: meta.steps };
+  await writeFileAtomic(path.join(dir, 'adapter_config.json'), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+}
+
+/** Reads a diffusion adapter back, checking its tensors against the method's shapes for `config`. */
+export async function loadDiffusionAdapter(dir: string, config: DitConfig): Promise<Pick<DiffusionTuner, 'method' | 'options' | 'trainable'>> {
+  const raw = JSON.parse(await readFile(path.join(dir, 'adapter_config.json'), 'utf8')) as Partial<DiffusionAdapterConfig>;
+  if (raw.task !== 'diffusion' || !(DIFFUSION_METHODS as readonly string[]).includes(String(raw.method))) {
+    throw new Error(`${dir}: not a diffusion adapter (adapter_config.json task "${raw.task}", method "${raw.method}")`);
+  }
+  const method = raw.method!;
+  const m = registryMethod(method);
+  const options = m ? parseOptions(m, raw.options) : {};
+  const expected = m
+    ? new Map([...m.shapes(ditAsVit(config), options), ...(m.buffers?.(ditAsVit(config), options) ?? [])])
+    : new Map([...ditParamShapes(config)].filter(([n]) => n !== 'pos_embed'));
+  const { tensors } = await readSafetensors(path.join(dir, 'adapter_model.safetensors'));
+  const trainable: NamedTensors = {};
+  for (const [name, shape] of expected) {
+    const h = tensors.get(name);
+    if (!h || h.shape.join(',') !== shape.join(',')) {
+      tf.dispose(Object.values(trainable));
+      throw new Error(`${dir}: adapter tensor "${name}" is ${h ? `[${h.shape.join(', ')}]` : 'missing'}, the model needs [${shape.join(', ')}]`);
+    }
+    trainable[name] = tf.tensor(h.data, h.shape, h.dtype);
+  }
+  return { method, options, trainable };
 }
