@@ -9,10 +9,11 @@ import { DatasetPage } from '../features/datasets/DatasetPage';
 import { ModelsPage } from '../features/models/ModelsPage';
 import { RunsPage } from '../features/runs/RunsPage';
 import { PreviewsPage } from '../features/previews/PreviewsPage';
+import { GeneratePage } from '../features/generate/GeneratePage';
 import { EmptyState } from '../components/EmptyState';
 import { ShortcutHelp } from './ShortcutHelp';
 
-const ICONS: Record<Section, string> = { datasets: '▦', models: '◈', runs: '▶', previews: '◎' };
+const ICONS: Record<Section, string> = { datasets: '▦', models: '◈', runs: '▶', previews: '◎', generate: '✦' };
 
 export function App() {
   const route = useRoute();
@@ -84,6 +85,7 @@ export function App() {
           {route.name === 'models' ? <ModelsPage /> : null}
           {route.name === 'runs' ? <RunsPage /> : null}
           {route.name === 'previews' ? <PreviewsPage source={route.source} /> : null}
+          {route.name === 'generate' ? <GeneratePage /> : null}
           {route.name === 'not-found' ? (
             <EmptyState title="Nothing here">
               <p>

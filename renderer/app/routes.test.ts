@@ -43,4 +43,11 @@ describe('routes', () => {
     expect(routeHash({ name: 'previews', source: { kind: 'run', id: 4 } })).toBe('#/previews/run/4');
     expect(sectionOf({ name: 'previews' })).toBe('previews');
   });
+
+  it('parses the generate page', () => {
+    expect(parseHash('#/generate')).toEqual({ name: 'generate' });
+    expect(parseHash('#/generate/3').name).toBe('not-found');
+    expect(routeHash({ name: 'generate' })).toBe('#/generate');
+    expect(sectionOf({ name: 'generate' })).toBe('generate');
+  });
 });

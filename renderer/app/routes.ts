@@ -1,7 +1,7 @@
 /**
  * Hash routes: #/datasets, #/datasets/12, #/models, #/runs, and the runs section's own views
  * #/runs/new, #/runs/7, #/runs/compare/3,7, and #/previews with an optional model to try:
- * #/previews/run/7, #/previews/model/3. Pure parsing, unit tested.
+ * #/previews/run/7, #/previews/model/3, and #/generate (diffusion samples and edits). Pure parsing, unit tested.
  */
 
 /** Which view of the runs section; absent: the runs table. */
@@ -13,12 +13,13 @@ export type Route =
   | { name: 'models' }
   | { name: 'runs'; view?: RunsView }
   | { name: 'previews'; source?: PreviewSource }
+  | { name: 'generate' }
   | { name: 'not-found'; path: string };
 
 /** The model a preview starts with: an imported model, or a run's trained model. */
 export type PreviewSource = { kind: 'model' | 'run'; id: number };
 
-export type Section = 'datasets' | 'models' | 'runs' | 'previews';
+export type Section = 'datasets' | 'models' | 'runs' | 'previews' | 'generate';
 
 export function parseHash(hash: string): Route {
   const path = hash.replace(/^#/, '').replace(/^\/+|\/+$/g, '');
@@ -31,6 +32,7 @@ export function parseHash(hash: string): Route {
     if (head === 'models' && arg === undefined) return { name: 'models' };
     if (head === 'runs' && arg === undefined) return { name: 'runs' };
     if (head === 'previews' && arg === undefined) return { name: 'previews' };
+    if (head === 'generate' && arg === undefined) return { name: 'generate' };
     if (head === 'runs' && arg === 'new') return { name: 'runs', view: { kind: 'new' } };
     if (head === 'runs' && arg !== undefined && /^[1-9]\d*$/.test(arg)) return { name: 'runs', view: { kind: 'run', id: Number(arg) } };
   }

@@ -1,5 +1,5 @@
 /**
- * Global navigation shortcuts: "g" then "d"/"m"/"r"/"p" (like GitHub), or Alt+1..4.
+ * Global navigation shortcuts: "g" then "d"/"m"/"r"/"p"/"e" (like GitHub), or Alt+1..5.
  * The key logic is a pure reducer so it is unit tested without a DOM.
  */
 import type { Section } from './routes';
@@ -16,6 +16,7 @@ export const NAV_SHORTCUTS: ShortcutDef[] = [
   { section: 'models', label: 'Models', sequence: ['g', 'm'], altDigit: '2' },
   { section: 'runs', label: 'Runs', sequence: ['g', 'r'], altDigit: '3' },
   { section: 'previews', label: 'Previews', sequence: ['g', 'p'], altDigit: '4' },
+  { section: 'generate', label: 'Generate', sequence: ['g', 'e'], altDigit: '5' },
 ];
 
 export interface KeyLike {

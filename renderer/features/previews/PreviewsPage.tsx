@@ -35,7 +35,8 @@ export function PreviewsPage({ source }: { source?: PreviewSource }) {
     Promise.all([client.api['models.list']({}), client.api['runs.list']({})]).then(
       ([modelList, runList]) => {
         if (!alive) return;
-        setModels(modelList);
+        // Previews classify: diffusion models (DiT) are tried on the Generate page.
+        setModels(modelList.filter((m) => m.layout !== 'dit'));
         setRuns(runList.filter((r) => TRYABLE.has(r.status)));
       },
       (e: unknown) => alive && setListError(errorMessage(e)),
@@ -45,8 +46,9 @@ export function PreviewsPage({ source }: { source?: PreviewSource }) {
     };
   }, [client]);
 
-  // Without a choice in the address, the first model.
-  const chosen: PreviewSource | undefined = source ?? (models?.[0] ? { kind: 'model', id: models[0].id } : undefined);
+  // Without a choice in the address, the first model the user imported, else a built-in one.
+  const first = models?.find((m) => !m.builtIn) ?? models?.[0];
+  const chosen: PreviewSource | undefined = source ?? (first ? { kind: 'model', id: first.id } : undefined);
 
   const kind = chosen?.kind;
   const id = chosen?.id;
@@ -265,8 +267,8 @@ function SaliencyOverlay({ saliency, opacity }: { saliency: PreviewResult['salie
   );
 }
 
-/** The first images of a dataset as thumbnails; clicking one previews it. */
-function DatasetPicker({ onPick }: { onPick: (item: ImageItem) => void }) {
+/** The first images of a dataset as thumbnails; clicking one previews it (also the Generate page's edit input). */
+export function DatasetPicker({ onPick }: { onPick: (item: ImageItem) => void }) {
   const client = useStudio();
   const [datasets, setDatasets] = useState<DatasetSummary[]>([]);
   const [datasetId, setDatasetId] = useState<number | null>(null);

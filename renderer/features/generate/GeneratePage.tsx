@@ -1,0 +1,388 @@
+import { useEffect, useRef, useState, type DragEvent, type FormEvent, type ReactNode } from 'react';
+import type { DatasetSummary, EditResult, GeneratedImage, ModelSummary } from '../../../preload/api';
+import { usePageCrumbs } from '../../app/chrome';
+import { useStudio } from '../../app/StudioProvider';
+import { errorMessage } from '../../lib/errors';
+import { dragHasFiles, readBase64 } from '../datasets/dropFiles';
+import { DatasetPicker } from '../previews/PreviewsPage';
+import './generate.css';
+
+type Tab = 'sample' | 'edit';
+type EditInput = { kind: 'upload'; file: File; url: string } | { kind: 'stored'; hash: string; name: string; url: string };
+
+/** A number field bound to a string state, so the user can type freely; parsed on submit. */
+function NumberField({ label, value, onChange, min, max, step, disabled, hint }: { label: string; value: string; onChange: (v: string) => void; min: number; max: number; step?: number; disabled?: boolean; hint?: ReactNode }) {
+  return (
+    <label className="field generate-field">
+      <span>{label}</span>
+      <input className="input input-small" type="number" aria-label={label} value={value} min={min} max={max} step={step ?? 1} disabled={disabled} onChange={(e) => onChange(e.target.value)} />
+      {hint ? <span className="field-hint">{hint}</span> : null}
+    </label>
+  );
+}
+
+function ClassSelect({ label, model, value, onChange }: { label: string; model: ModelSummary; value: number; onChange: (v: number) => void }) {
+  return (
+    <label className="field generate-field">
+      <span>{label}</span>
+      <select className="input input-small" aria-label={label} value={value} onChange={(e) => onChange(Number(e.target.value))}>
+        {model.classes.map((name, i) => (
+          <option key={i} value={i}>
+            {name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** Class-conditional samples and SINE-style edits with a diffusion (DiT) model. */
+export function GeneratePage() {
+  usePageCrumbs([{ label: 'Generate', href: '#/generate' }]);
+  const client = useStudio();
+  const [models, setModels] = useState<ModelSummary[] | null>(null);
+  const [modelId, setModelId] = useState<number | null>(null);
+  const [tab, setTab] = useState<Tab>('sample');
+  const [listError, setListError] = useState<string | null>(null);
+
+  useEffect(() => {
+    let alive = true;
+    client.api['models.list']({}).then(
+      (list) => {
+        if (!alive) return;
+        const dits = list.filter((m) => m.layout === 'dit');
+        setModels(dits);
+        setModelId((current) => current ?? dits[0]?.id ?? null);
+      },
+      (e: unknown) => alive && setListError(errorMessage(e)),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [client]);
+
+  const model = models?.find((m) => m.id === modelId) ?? null;
+  return (
+    <section className="page generate-page" aria-labelledby="generate-title">
+      <header className="page-header">
+        <h1 id="generate-title">Generate</h1>
+        <label className="generate-model">
+          Model{' '}
+          <select className="input input-small" aria-label="Diffusion model" value={modelId ?? ''} onChange={(e) => setModelId(Number(e.target.value))}>
+            {models?.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name}
+                {m.builtIn ? ' (built-in)' : ''}
+              </option>
+            ))}
+          </select>
+        </label>
+      </header>
+      {listError ? (
+        <div className="callout callout-error" role="alert">
+          <span>{listError}</span>
+        </div>
+      ) : null}
+      {models !== null && models.length === 0 ? (
+        <div className="callout" role="status">
+          <span>
+            No diffusion model: import a DiT folder (config.json with model_type &quot;dit&quot;) on the <a href="#/models">Models</a> page.
+          </span>
+        </div>
+      ) : null}
+      <div className="generate-tabs" role="tablist" aria-label="Generate or edit">
+        {(['sample', 'edit'] as const).map((t) => (
+          <button key={t} type="button" role="tab" aria-selected={tab === t} className={tab === t ? 'button button-small button-primary' : 'button button-small'} onClick={() => setTab(t)}>
+            {t === 'sample' ? 'Sample' : 'Edit'}
+          </button>
+        ))}
+      </div>
+      {model ? (
+        <div role="tabpanel">{tab === 'sample' ? <SampleTab key={model.id} model={model} /> : <EditTab key={model.id} model={model} models={models ?? []} />}</div>
+      ) : null}
+    </section>
+  );
+}
+
+function SampleTab({ model }: { model: ModelSummary }) {
+  const client = useStudio();
+  const [classId, setClassId] = useState(0);
+  const [n, setN] = useState('8');
+  const [steps, setSteps] = useState('25');
+  const [seed, setSeed] = useState('0');
+  const [cfg, setCfg] = useState('3');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [images, setImages] = useState<GeneratedImage[]>([]);
+  const [selected, setSelected] = useState<GeneratedImage | null>(null);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const result = await client.api['diffusion.sample']({ modelId: model.id, classId, n: Number(n), steps: Number(steps), seed: Number(seed), cfg: Number(cfg) });
+      setImages(result);
+      setSelected(null);
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="generate-layout">
+      <form className="panel generate-form" onSubmit={submit} aria-label="Sample settings">
+        <ClassSelect label="Class" model={model} value={classId} onChange={setClassId} />
+        <NumberField label="Samples" value={n} onChange={setN} min={1} max={64} />
+        <NumberField label="Steps" value={steps} onChange={setSteps} min={1} max={1000} hint="DDIM steps (η = 0)" />
+        <NumberField label="Seed" value={seed} onChange={setSeed} min={0} max={2 ** 31 - 1} hint="Sample i of a seed is the same image every time." />
+        <NumberField label="Guidance" value={cfg} onChange={setCfg} min={0} max={20} step={0.5} hint="Classifier-free guidance scale (1: the conditional model alone)." />
+        <button type="submit" className="button button-primary" disabled={busy}>
+          {busy ? 'Generating…' : 'Generate'}
+        </button>
+      </form>
+      <div className="panel generate-results" aria-live="polite">
+        {error ? (
+          <div className="callout callout-error" role="alert">
+            <span>{error}</span>
+          </div>
+        ) : null}
+        {images.length === 0 && !busy ? <p className="muted">Pick a class and generate.</p> : null}
+        <div className="generate-grid" role="list" aria-label="Generated samples">
+          {images.map((image) => (
+            <button
+              key={`${image.hash}-${image.index}`}
+              type="button"
+              role="listitem"
+              className={selected?.index === image.index ? 'generate-tile generate-tile-selected' : 'generate-tile'}
+              title={`${image.className}, seed ${image.seed}, sample ${image.index}`}
+              onClick={() => setSelected(image)}
+            >
+              <img src={client.mediaUrl('image', image.hash)} alt={`${image.className} sample ${image.index}`} data-testid="sample-image" data-hash={image.hash} />
+            </button>
+          ))}
+        </div>
+        {selected ? <KeepPanel key={selected.hash} image={selected} /> : images.length > 0 ? <p className="muted">Select a sample to keep it in a dataset.</p> : null}
+      </div>
+    </div>
+  );
+}
+
+function EditTab({ model, models }: { model: ModelSummary; models: ModelSummary[] }) {
+  const client = useStudio();
+  const [input, setInput] = useState<EditInput | null>(null);
+  const [targetClass, setTargetClass] = useState(0);
+  const [scale, setScale] = useState('3');
+  const [t0, setT0] = useState('0.6');
+  const [steps, setSteps] = useState('20');
+  const [seed, setSeed] = useState('0');
+  const [fineTunedId, setFineTunedId] = useState<number | null>(null);
+  const [fineTunedClass, setFineTunedClass] = useState(0);
+  const [beta, setBeta] = useState('0.5');
+  const [windowFrom, setWindowFrom] = useState('0.5');
+  const [windowTo, setWindowTo] = useState('1');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [result, setResult] = useState<EditResult | null>(null);
+  const [dragging, setDragging] = useState(false);
+  // Fine-tuned candidates: other DiTs of the same shape.
+  const fineTunable = models.filter((m) => m.id !== model.id && m.imageSize === model.imageSize && m.numChannels === model.numChannels && m.classes.length === model.classes.length);
+  const fineTuned = fineTunable.find((m) => m.id === fineTunedId) ?? null;
+
+  // The dropped file's object URL lives until the next image or leaving the page.
+  const objectUrl = useRef<string | null>(null);
+  const take = (next: EditInput) => {
+    if (objectUrl.current) URL.revokeObjectURL(objectUrl.current);
+    objectUrl.current = next.kind === 'upload' ? next.url : null;
+    setInput(next);
+    setResult(null);
+  };
+  useEffect(
+    () => () => {
+      if (objectUrl.current) URL.revokeObjectURL(objectUrl.current);
+    },
+    [],
+  );
+  const takeFile = (file: File | undefined) => file && take({ kind: 'upload', file, url: URL.createObjectURL(file) });
+  const onDrop = (event: DragEvent) => {
+    event.preventDefault();
+    setDragging(false);
+    takeFile(event.dataTransfer.files[0]);
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!input) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const image = input.kind === 'upload' ? { kind: 'upload' as const, name: input.file.name, base64: await readBase64(input.file) } : { kind: 'stored' as const, hash: input.hash };
+      const edited = await client.api['diffusion.edit']({
+        modelId: model.id,
+        ...(fineTuned && { fineTuned: { modelId: fineTuned.id, classId: fineTunedClass } }),
+        image,
+        targetClass,
+        scale: Number(scale),
+        beta: fineTuned ? Number(beta) : 0,
+        window: { from: Number(windowFrom), to: Number(windowTo) },
+        t0: Number(t0),
+        steps: Number(steps),
+        seed: Number(seed),
+      });
+      setResult(edited);
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="generate-layout">
+      <form className="panel generate-form" onSubmit={submit} aria-label="Edit settings">
+        <div
+          className={dragging ? 'preview-drop preview-drop-active generate-drop' : 'preview-drop generate-drop'}
+          data-testid="edit-drop"
+          onDragOver={(e) => {
+            if (!dragHasFiles(e)) return;
+            e.preventDefault();
+            setDragging(true);
+          }}
+          onDragLeave={() => setDragging(false)}
+          onDrop={onDrop}
+        >
+          {input ? <img src={input.url} alt="Image to edit" className="generate-input" data-testid="edit-input" /> : <p className="muted">Drop an image here</p>}
+          <label className="button button-small">
+            Choose image…
+            <input
+              type="file"
+              accept="image/*"
+              className="visually-hidden"
+              data-testid="edit-file"
+              onChange={(e) => {
+                takeFile(e.target.files?.[0]);
+                e.target.value = '';
+              }}
+            />
+          </label>
+        </div>
+        <DatasetPicker onPick={(item) => take({ kind: 'stored', hash: item.hash, name: item.fileName, url: client.mediaUrl('image', item.hash) })} />
+        <ClassSelect label="Target class" model={model} value={targetClass} onChange={setTargetClass} />
+        <NumberField label="Guidance s" value={scale} onChange={setScale} min={0} max={20} step={0.5} />
+        <NumberField label="Noise level t0" value={t0} onChange={setT0} min={0} max={1} step={0.05} hint="Fraction of the schedule the image is noised to (0: unchanged, 1: pure noise)." />
+        <NumberField label="Steps" value={steps} onChange={setSteps} min={1} max={1000} />
+        <NumberField label="Seed" value={seed} onChange={setSeed} min={0} max={2 ** 31 - 1} />
+        <label className="field generate-field">
+          <span>Fine-tuned model</span>
+          <select className="input input-small" aria-label="Fine-tuned model" value={fineTunedId ?? ''} onChange={(e) => setFineTunedId(e.target.value ? Number(e.target.value) : null)}>
+            <option value="">none</option>
+            {fineTunable.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        {fineTuned ? (
+          <>
+            <ClassSelect label="Fine-tuned class" model={fineTuned} value={fineTunedClass} onChange={setFineTunedClass} />
+            <NumberField label="β" value={beta} onChange={setBeta} min={0} max={1} step={0.05} hint="Weight of the fine-tuned model inside the window." />
+            <div className="field-row">
+              <NumberField label="Window from" value={windowFrom} onChange={setWindowFrom} min={0} max={1} step={0.05} />
+              <NumberField label="Window to" value={windowTo} onChange={setWindowTo} min={0} max={1} step={0.05} />
+            </div>
+          </>
+        ) : (
+          <p className="field-hint" data-testid="beta-note">
+            No fine-tuned model: β = 0, so the edit follows the target class alone (SDEdit with classifier-free guidance).
+          </p>
+        )}
+        <button type="submit" className="button button-primary" disabled={busy || !input}>
+          {busy ? 'Editing…' : 'Edit'}
+        </button>
+      </form>
+      <div className="panel generate-results" aria-live="polite">
+        {error ? (
+          <div className="callout callout-error" role="alert">
+            <span>{error}</span>
+          </div>
+        ) : null}
+        {result ? (
+          <>
+            <div className="generate-compare">
+              <figure>
+                <img src={client.mediaUrl('image', result.before.hash)} alt="Before" data-testid="edit-before" />
+                <figcaption>Before</figcaption>
+              </figure>
+              <figure>
+                <img src={client.mediaUrl('image', result.after.hash)} alt={`After: ${result.after.className}`} data-testid="edit-after" data-hash={result.after.hash} />
+                <figcaption>After: {result.after.className}</figcaption>
+              </figure>
+            </div>
+            <p className="muted">{result.fineTunedName ? `Guided by ${result.fineTunedName} with β = ${result.betaUsed} inside the window.` : 'β = 0: no fine-tuned model was used.'}</p>
+            <KeepPanel key={result.after.hash} image={result.after} />
+          </>
+        ) : !busy && !error ? (
+          <p className="muted">Choose an image, a target class and edit.</p>
+        ) : null}
+      </div>
+    </div>
+  );
+}
+
+/** Adds a generated image to a dataset (through the import path), labeled with a class name. */
+function KeepPanel({ image }: { image: GeneratedImage }) {
+  const client = useStudio();
+  const [datasets, setDatasets] = useState<DatasetSummary[]>([]);
+  const [datasetId, setDatasetId] = useState<number | null>(null);
+  const [className, setClassName] = useState(image.className);
+  const [status, setStatus] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  useEffect(() => {
+    let alive = true;
+    client.api['datasets.list']({}).then(
+      (list) => {
+        if (!alive) return;
+        setDatasets(list);
+        setDatasetId((current) => current ?? list[0]?.id ?? null);
+      },
+      () => undefined,
+    );
+    return () => {
+      alive = false;
+    };
+  }, [client]);
+  if (datasets.length === 0) return <p className="muted">Create a dataset to keep results in.</p>;
+  const keep = async () => {
+    if (datasetId === null) return;
+    setStatus(null);
+    try {
+      await client.api['diffusion.keep']({ hash: image.hash, datasetId, ...(className.trim() && { className: className.trim() }) });
+      setStatus({ kind: 'ok', text: `Kept in ${datasets.find((d) => d.id === datasetId)?.name ?? 'the dataset'}${className.trim() ? ` as ${className.trim()}` : ''}.` });
+    } catch (e) {
+      setStatus({ kind: 'error', text: errorMessage(e) });
+    }
+  };
+  return (
+    <div className="generate-keep" role="group" aria-label="Keep in a dataset">
+      <span className="muted">Keep in a dataset:</span>
+      <select className="input input-small" aria-label="Keep in dataset" value={datasetId ?? ''} onChange={(e) => setDatasetId(Number(e.target.value))}>
+        {datasets.map((d) => (
+          <option key={d.id} value={d.id}>
+            {d.name}
+          </option>
+        ))}
+      </select>
+      <input className="input input-small" aria-label="Label as" value={className} onChange={(e) => setClassName(e.target.value)} placeholder="unlabeled" />
+      <button type="button" className="button button-small" onClick={keep}>
+        Keep
+      </button>
+      {status ? (
+        <span role={status.kind === 'error' ? 'alert' : 'status'} className={status.kind === 'error' ? 'field-error' : 'muted'} data-testid="keep-status">
+          {status.text}
+        </span>
+      ) : null}
+    </div>
+  );
+}
