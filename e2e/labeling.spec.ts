@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
@@ -6,7 +6,16 @@ import { openStore } from '../main/store';
 import { digitPng, writeDigitFolder } from '../test/digits';
 import { expect, test, type RunningStudio } from './studio';
 
-const tempDir = (tag: string) => mkdtempSync(join(tmpdir(), `studio-e2e-label-${tag}-`));
+/** Folders of images (and exports) the tests write; removed when the file's tests are done. */
+const made: string[] = [];
+const tempDir = (tag: string) => {
+  const dir = mkdtempSync(join(tmpdir(), `studio-e2e-label-${tag}-`));
+  made.push(dir);
+  return dir;
+};
+test.afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 /** Writes unlabeled digits at the folder's top level: `${prefix}-${i}.png`. */
 async function writeLoose(folder: string, prefix: string, digit: number, count: number, from = 0) {
