@@ -201,12 +201,19 @@ export const inputSchemas = {
     .strict(),
   /**
    * SDEdit + SINE model-based guidance on one image: noised to t0, denoised towards targetClass; a
-   * fine-tuned DiT (same shape as the base) guides with weight beta inside the window.
+   * fine-tuned DiT (same shape as the base, or the base with a diffusion adapter) guides with weight beta inside the window.
    */
   'diffusion.edit': z
     .object({
       modelId: id,
-      fineTuned: z.object({ modelId: id, classId: classIndex }).strict().optional(),
+      fineTuned: z
+        .discriminatedUnion('kind', [
+          /** A fully fine-tuned DiT imported as a model. */
+          z.object({ kind: z.literal('model'), modelId: id, classId: classIndex }).strict(),
+          /** A diffusion adapter folder (peft-studio train --task diffusion) applied to the base model. */
+          z.object({ kind: z.literal('adapter'), path: absolutePath, classId: classIndex }).strict(),
+        ])
+        .optional(),
       image: previewImage,
       targetClass: classIndex,
       scale: guidanceScale,

@@ -1,11 +1,17 @@
 // The diffusion service with the real starter DiT at tiny step counts: samples stored and listed,
 // reproducible by seed; edits (t0 = 0 is the input itself; β only with a fine-tuned model); keeping a
 // result in a dataset through the import path; what it refuses.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelSummary } from '../../preload/api';
 import { digitPng } from '../../test/digits';
 import { BUILT_IN_MODELS, tempStudio } from '../../test/studio';
+import { loadDitFolder } from '../engine/diffusion/dit-folder';
+import { disposeTuner, initDiffusionTuner, saveDiffusionAdapter } from '../engine/diffusion/finetune';
+import { disposeModel } from '../engine/io/checkpoint';
+import { Rng } from '../engine/train/rng';
 
 describe('diffusion service', () => {
   let current: ReturnType<typeof tempStudio>;
@@ -49,13 +55,35 @@ describe('diffusion service', () => {
     const edited = await studio.diffusion.edit({ ...base, t0: 0.6 });
     expect(edited.after.hash).not.toBe(edited.before.hash);
     expect((await studio.diffusion.edit({ ...base, t0: 0.6 })).after.hash).toBe(edited.after.hash);
-    const guided = await studio.diffusion.edit({ ...base, t0: 0.6, fineTuned: { modelId: dit.id, classId: 7 } });
+    const guided = await studio.diffusion.edit({ ...base, t0: 0.6, fineTuned: { kind: 'model', modelId: dit.id, classId: 7 } });
     expect(guided.betaUsed).toBe(0.5);
     expect(guided.fineTunedName).toBe(dit.name);
     expect(guided.after.hash).not.toBe(edited.after.hash);
     // A result is itself an image to edit further, by hash.
     const chained = await studio.diffusion.edit({ ...base, t0: 0.3, image: { kind: 'stored', hash: edited.after.hash } });
     expect(chained.before.hash).toBe(edited.after.hash);
+  });
+
+  it('guides with a diffusion adapter on the base model; an adapter that does not fit is refused', async () => {
+    const { studio, dispatch } = current;
+    const folder = mkdtempSync(join(tmpdir(), 'studio-adapter-'));
+    try {
+      const base = await loadDitFolder(join(BUILT_IN_MODELS, 'dit-fashion'));
+      const tuner = initDiffusionTuner(base.params, base.config, 'lora', {}, Rng.fromSeed(1));
+      await saveDiffusionAdapter(folder, tuner, { baseModel: 'dit-fashion', steps: 0 });
+      disposeTuner(tuner);
+      disposeModel(base);
+      const edit = { modelId: dit.id, image: await upload(), targetClass: 1, scale: 3, beta: 0.5, window: { from: 0, to: 1 }, t0: 0.6, steps: 3, seed: 4 };
+      const plain = await studio.diffusion.edit(edit);
+      const guided = await studio.diffusion.edit({ ...edit, fineTuned: { kind: 'adapter', path: folder, classId: 7 } });
+      expect(guided.betaUsed).toBe(0.5);
+      expect(guided.fineTunedName).toMatch(/\+ studio-adapter-/);
+      expect(guided.after.hash).not.toBe(plain.after.hash);
+      const missing = join(folder, 'nope');
+      expect(await dispatch('diffusion.edit', { ...edit, fineTuned: { kind: 'adapter', path: missing, classId: 7 } })).toMatchObject({ ok: false, error: { code: 'validation', message: /cannot be applied/ } });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('keeps a result in a dataset through the import path, labeled with the class named', async () => {

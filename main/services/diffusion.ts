@@ -3,10 +3,12 @@
 // the user keeps it in a dataset through the import path. The starter DiT is small (28×28, 1.3 M
 // parameters), so a request runs in the main process, one at a time, like a preview.
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import type { EditResult, GeneratedImage, ImportStarted, ParsedInput } from '../../preload/api';
 import type { LoadedDit } from '../engine/diffusion/dit-folder';
+import type { ClassEpsilonFn } from '../engine/diffusion/edit';
 import type { Store } from '../store';
 import { notFound, ServiceError } from './errors';
 import { intakeImage } from './image-intake';
@@ -92,6 +94,30 @@ export function createDiffusionService(store: Store, media: MediaStore, imports:
     return { bytes: await readFile(media.pathOf('image', image.hash)), label: 'the image' };
   }
 
+  /** ε_ft: another DiT of the base's shape, or the base with a diffusion adapter; dispose() frees what it loaded. */
+  async function fineTunedModel(ref: NonNullable<ParsedInput<'diffusion.edit'>['fineTuned']>, base: LoadedDit): Promise<{ eps: ClassEpsilonFn; name: string; dispose: () => void }> {
+    const { ditClassEpsilon } = await import('../engine/diffusion/edit');
+    if (ref.kind === 'model') {
+      const model = await ditModel(ref.modelId);
+      classOf(model, ref.classId);
+      if (JSON.stringify(model.config) !== JSON.stringify(base.config)) {
+        throw new ServiceError('validation', `${model.name} does not have ${base.name}'s shape; a fine-tuned model must share its base's configuration.`);
+      }
+      return { eps: ditClassEpsilon(model), name: model.name, dispose: () => undefined };
+    }
+    classOf(base, ref.classId);
+    const { loadDiffusionAdapter, tunedModel } = await import('../engine/diffusion/finetune');
+    const adapter = await loadDiffusionAdapter(ref.path, base.config).catch((error: Error) => {
+      throw new ServiceError('validation', `The adapter ${ref.path} cannot be applied to ${base.name}: ${error.message}`);
+    });
+    const tuned = tunedModel(base.params, base.config, adapter);
+    return {
+      eps: ditClassEpsilon({ params: tuned.params, config: base.config }, tuned.hooks),
+      name: `${base.name} + ${basename(ref.path)}`,
+      dispose: () => Object.values(adapter.trainable).forEach((t) => t.dispose()),
+    };
+  }
+
   async function edit(input: ParsedInput<'diffusion.edit'>): Promise<EditResult> {
     const { bytes, label } = await inputBytes(input.image);
     // Dropped bytes pass the same checks as an import: decodable, whole, of sane size.
@@ -101,13 +127,7 @@ export function createDiffusionService(store: Store, media: MediaStore, imports:
     await initBackend();
     const model = await ditModel(input.modelId);
     const className = classOf(model, input.targetClass);
-    const fineTuned = input.fineTuned ? await ditModel(input.fineTuned.modelId) : null;
-    if (fineTuned) {
-      classOf(fineTuned, input.fineTuned!.classId);
-      if (JSON.stringify(fineTuned.config) !== JSON.stringify(model.config)) {
-        throw new ServiceError('validation', `${fineTuned.name} does not have ${model.name}'s shape; a fine-tuned model must share its base's configuration.`);
-      }
-    }
+    const fineTuned = input.fineTuned ? await fineTunedModel(input.fineTuned, model) : null;
     const { imageSize: size, inChannels: channels } = model.config;
     // The model's resolution and channels: cover-crop to a square, greyscale for one channel.
     let resized = sharp(bytes).rotate().resize(size, size, { fit: 'cover' }).removeAlpha();
@@ -128,9 +148,14 @@ export function createDiffusionService(store: Store, media: MediaStore, imports:
       t0: input.t0,
       steps: input.steps,
       seed: input.seed,
-      ...(fineTuned && { fineTuned: { eps: ditClassEpsilon(fineTuned), classes: [input.fineTuned!.classId] } }),
+      ...(fineTuned && { fineTuned: { eps: fineTuned.eps, classes: [input.fineTuned!.classId] } }),
     };
-    const out = editImages(ditClassEpsilon(model), x0, options);
+    let out: Tensor4D;
+    try {
+      out = editImages(ditClassEpsilon(model), x0, options);
+    } finally {
+      fineTuned?.dispose();
+    }
     const [beforePixels, afterPixels] = [toPixels(x0)[0]!, toPixels(out)[0]!];
     tf.dispose([x0, out]);
     const before = await keepPixels(beforePixels, model, { kind: 'input', className: 'input', seed: input.seed, index: 0 });

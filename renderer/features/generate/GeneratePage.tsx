@@ -178,7 +178,9 @@ function EditTab({ model, models }: { model: ModelSummary; models: ModelSummary[
   const [t0, setT0] = useState('0.6');
   const [steps, setSteps] = useState('20');
   const [seed, setSeed] = useState('0');
-  const [fineTunedId, setFineTunedId] = useState<number | null>(null);
+  // '' none, 'adapter' an adapter folder on the base model, else a model id.
+  const [fineTunedChoice, setFineTunedChoice] = useState('');
+  const [adapterPath, setAdapterPath] = useState('');
   const [fineTunedClass, setFineTunedClass] = useState(0);
   const [beta, setBeta] = useState('0.5');
   const [windowFrom, setWindowFrom] = useState('0.5');
@@ -189,7 +191,9 @@ function EditTab({ model, models }: { model: ModelSummary; models: ModelSummary[
   const [dragging, setDragging] = useState(false);
   // Fine-tuned candidates: other DiTs of the same shape.
   const fineTunable = models.filter((m) => m.id !== model.id && m.imageSize === model.imageSize && m.numChannels === model.numChannels && m.classes.length === model.classes.length);
-  const fineTuned = fineTunable.find((m) => m.id === fineTunedId) ?? null;
+  const fineTuned = fineTunable.find((m) => String(m.id) === fineTunedChoice) ?? null;
+  const withAdapter = fineTunedChoice === 'adapter';
+  const guided = fineTuned !== null || withAdapter;
 
   // The dropped file's object URL lives until the next image or leaving the page.
   const objectUrl = useRef<string | null>(null);
@@ -221,11 +225,12 @@ function EditTab({ model, models }: { model: ModelSummary; models: ModelSummary[
       const image = input.kind === 'upload' ? { kind: 'upload' as const, name: input.file.name, base64: await readBase64(input.file) } : { kind: 'stored' as const, hash: input.hash };
       const edited = await client.api['diffusion.edit']({
         modelId: model.id,
-        ...(fineTuned && { fineTuned: { modelId: fineTuned.id, classId: fineTunedClass } }),
+        ...(fineTuned && { fineTuned: { kind: 'model' as const, modelId: fineTuned.id, classId: fineTunedClass } }),
+        ...(withAdapter && { fineTuned: { kind: 'adapter' as const, path: adapterPath.trim(), classId: fineTunedClass } }),
         image,
         targetClass,
         scale: Number(scale),
-        beta: fineTuned ? Number(beta) : 0,
+        beta: guided ? Number(beta) : 0,
         window: { from: Number(windowFrom), to: Number(windowTo) },
         t0: Number(t0),
         steps: Number(steps),
@@ -276,8 +281,9 @@ function EditTab({ model, models }: { model: ModelSummary; models: ModelSummary[
         <NumberField label="Seed" value={seed} onChange={setSeed} min={0} max={2 ** 31 - 1} />
         <label className="field generate-field">
           <span>Fine-tuned model</span>
-          <select className="input input-small" aria-label="Fine-tuned model" value={fineTunedId ?? ''} onChange={(e) => setFineTunedId(e.target.value ? Number(e.target.value) : null)}>
+          <select className="input input-small" aria-label="Fine-tuned model" value={fineTunedChoice} onChange={(e) => setFineTunedChoice(e.target.value)}>
             <option value="">none</option>
+            <option value="adapter">{model.name} + adapter folder…</option>
             {fineTunable.map((m) => (
               <option key={m.id} value={m.id}>
                 {m.name}
@@ -285,9 +291,15 @@ function EditTab({ model, models }: { model: ModelSummary; models: ModelSummary[
             ))}
           </select>
         </label>
-        {fineTuned ? (
+        {withAdapter ? (
+          <label className="field generate-field">
+            <span>Adapter folder</span>
+            <input className="input input-small" aria-label="Adapter folder" value={adapterPath} onChange={(e) => setAdapterPath(e.target.value)} placeholder="peft-studio train --task diffusion --out …" />
+          </label>
+        ) : null}
+        {guided ? (
           <>
-            <ClassSelect label="Fine-tuned class" model={fineTuned} value={fineTunedClass} onChange={setFineTunedClass} />
+            <ClassSelect label="Fine-tuned class" model={fineTuned ?? model} value={fineTunedClass} onChange={setFineTunedClass} />
             <NumberField label="β" value={beta} onChange={setBeta} min={0} max={1} step={0.05} hint="Weight of the fine-tuned model inside the window." />
             <div className="field-row">
               <NumberField label="Window from" value={windowFrom} onChange={setWindowFrom} min={0} max={1} step={0.05} />
