@@ -46,7 +46,7 @@ export function createStudio(options: StudioOptions) {
       .catch((error: unknown) => ({ name: 'none', reason: error instanceof Error ? error.message : String(error) })));
   const imports = createImportService(store, media, events);
   const evaluation = createEvaluationService(store, media, options.dataDir);
-  const diffusion = createDiffusionService(store, media, imports);
+  const diffusion = createDiffusionService(store, media, imports, events);
   let startupSweep: Promise<unknown> = Promise.resolve();
   const studio = {
     store,

@@ -195,9 +195,22 @@ export const inputSchemas = {
   'soups.make': z.object({ runIds: soupRuns.min(2, 'select at least two runs') }).strict(),
   /** Averages the runs' weights and keeps the result as a model of the Models list. */
   'soups.keep': z.object({ runIds: soupRuns, recipe: z.enum(['uniform', 'greedy']), name: name.optional() }).strict(),
-  /** Class-conditional samples from a DiT model: PNGs stored in the media store; sample i depends on (seed, i) only. */
+  /**
+   * Class-conditional samples from a DiT model: PNGs stored in the media store; sample i depends on
+   * (seed, i) only. jobId (the caller's): diffusion.progress events, and jobs.cancel stops after the
+   * current chunk, returning the samples made so far.
+   */
   'diffusion.sample': z
-    .object({ modelId: id, classId: classIndex, n: z.number().int().min(1).max(64), steps: diffusionSteps, seed: diffusionSeed, cfg: guidanceScale, eta: z.number().min(0).max(1).default(0) })
+    .object({
+      modelId: id,
+      classId: classIndex,
+      n: z.number().int().min(1).max(64),
+      steps: diffusionSteps,
+      seed: diffusionSeed,
+      cfg: guidanceScale,
+      eta: z.number().min(0).max(1).default(0),
+      jobId: z.string().min(1).max(100).optional(),
+    })
     .strict(),
   /**
    * SDEdit + SINE model-based guidance on one image: noised to t0, denoised towards targetClass; a
@@ -652,10 +665,12 @@ export interface StudioEvents {
   'datasets.changed': { datasetId: number };
   'run.progress': RunSummary;
   'run.log': { id: number; lines: RunLogLine[] };
+  /** A diffusion.sample with a jobId: denoising steps done of all (samples × steps). */
+  'diffusion.progress': { jobId: string; done: number; total: number };
 }
 
 export type EventName = keyof StudioEvents;
-export const eventNames: EventName[] = ['job.progress', 'datasets.changed', 'run.progress', 'run.log'];
+export const eventNames: EventName[] = ['job.progress', 'datasets.changed', 'run.progress', 'run.log', 'diffusion.progress'];
 
 // ---------- errors and the wire format ----------
 

@@ -52,7 +52,7 @@ export function createHandlers(studio: Studio): Handlers {
     'imports.start': ({ datasetId, source }) => imports.start(datasetId, source),
     'imports.get': ({ id }) => imports.get(id),
     'imports.list': ({ datasetId }) => imports.list(datasetId),
-    'jobs.cancel': ({ jobId }) => ({ cancelled: imports.cancel(jobId) }),
+    'jobs.cancel': ({ jobId }) => ({ cancelled: imports.cancel(jobId) || studio.diffusion.cancel(jobId) }),
     'models.list': () => studio.models.list(),
     'models.import': ({ path }) => studio.models.import(path),
     'previews.predict': (input) => studio.previews.predict(input),

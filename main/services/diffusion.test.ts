@@ -46,6 +46,31 @@ describe('diffusion service', () => {
     expect(studio.diffusion.results().slice(0, 3).map((r) => r.hash)).toEqual([other[0]!.hash, again[1]!.hash, again[0]!.hash]);
   });
 
+  it('reports progress per denoising step and stops at a chunk boundary when cancelled through jobs.cancel', async () => {
+    const { studio, dispatch } = current;
+    const seen: { jobId: string; done: number; total: number }[] = [];
+    const unsubscribe = studio.events.subscribe((event, payload) => {
+      if (event !== 'diffusion.progress') return;
+      const progress = payload as (typeof seen)[number];
+      seen.push(progress);
+      // The first chunk (8 samples) finished: ask to stop.
+      if (progress.jobId === 'stop-me' && progress.done === 8 * 2) void dispatch('jobs.cancel', { jobId: 'stop-me' });
+    });
+    try {
+      const input = { modelId: dit.id, classId: 3, n: 10, steps: 2, seed: 2, cfg: 3, eta: 0 };
+      const full = await studio.diffusion.sample({ ...input, jobId: 'watch-me' });
+      expect(full).toHaveLength(10);
+      const watched = seen.filter((p) => p.jobId === 'watch-me');
+      expect(watched.map((p) => p.done)).toEqual([8, 16, 18, 20]);
+      expect(new Set(watched.map((p) => p.total))).toEqual(new Set([20]));
+      const stopped = await studio.diffusion.sample({ ...input, n: 24, jobId: 'stop-me' });
+      expect(stopped.map((r) => r.hash)).toEqual(full.slice(0, 8).map((r) => r.hash));
+      expect(await dispatch('jobs.cancel', { jobId: 'stop-me' })).toEqual({ ok: true, value: { cancelled: false } });
+    } finally {
+      unsubscribe();
+    }
+  });
+
   it('edits an uploaded image: t0 = 0 returns it; a real edit is seeded; β is used only with a fine-tuned model', async () => {
     const { studio } = current;
     const base = { modelId: dit.id, image: await upload(), targetClass: 1, scale: 3, beta: 0.5, window: { from: 0.5, to: 1 }, steps: 3, seed: 4 };

@@ -11,20 +11,25 @@ import type { LoadedDit } from '../engine/diffusion/dit-folder';
 import type { ClassEpsilonFn } from '../engine/diffusion/edit';
 import type { Store } from '../store';
 import { notFound, ServiceError } from './errors';
+import type { EventBus } from './events';
 import { intakeImage } from './image-intake';
 import type { ImportService } from './imports';
 import { sha256, type MediaStore } from './media';
 
 /** This session's results kept listed (and safe from the media sweep) until the studio closes. */
 const MAX_RESULTS = 500;
+/** Samples per model batch: a cancel or a progress event gets through between chunks. */
+const SAMPLE_CHUNK = 8;
 
 interface Loaded {
   key: string;
   model: LoadedDit;
 }
 
-export function createDiffusionService(store: Store, media: MediaStore, imports: ImportService) {
+export function createDiffusionService(store: Store, media: MediaStore, imports: ImportService, events: EventBus) {
   const results: GeneratedImage[] = [];
+  // Sampling jobs that may be cancelled: jobId → cancel requested.
+  const jobs = new Map<string, { cancelled: boolean }>();
   const loaded = new Map<number, Loaded>();
   // One generation at a time: each holds the engine for its whole length.
   let queue: Promise<unknown> = Promise.resolve();
@@ -75,15 +80,36 @@ export function createDiffusionService(store: Store, media: MediaStore, imports:
     return result;
   }
 
-  async function sample(input: ParsedInput<'diffusion.sample'>): Promise<GeneratedImage[]> {
+  async function sample(input: ParsedInput<'diffusion.sample'>, job: { cancelled: boolean }): Promise<GeneratedImage[]> {
     const { initBackend } = await import('../engine/backend');
     await initBackend();
     const model = await ditModel(input.modelId);
     const className = classOf(model, input.classId);
-    const { generate } = await import('../engine/diffusion/generate');
-    const pixels = generate(model, { classes: Array<number>(input.n).fill(input.classId), steps: input.steps, seed: input.seed, cfg: input.cfg, sampler: 'ddim', eta: input.eta });
+    const { toPixels } = await import('../engine/diffusion/generate');
+    const { guidedEpsilon, sample: runSampler } = await import('../engine/diffusion/sampler');
+    const { makeSchedule } = await import('../engine/diffusion/schedule');
+    const { imageSize: size, inChannels: channels } = model.config;
+    const { jobId, n, steps } = input;
     const images: GeneratedImage[] = [];
-    for (const [index, p] of pixels.entries()) images.push(await keepPixels(p, model, { kind: 'sample', className, seed: input.seed, index }));
+    // Chunks seeded by their first index (the sampler's firstIndex) give the images one batch would.
+    for (let first = 0; first < n && !job.cancelled; first += SAMPLE_CHUNK) {
+      const count = Math.min(SAMPLE_CHUNK, n - first);
+      const x = runSampler(guidedEpsilon(model, Array<number>(count).fill(input.classId), input.cfg), {
+        schedule: makeSchedule(model.schedule),
+        steps,
+        sampler: 'ddim',
+        eta: input.eta,
+        shape: [count, size, size, channels],
+        seed: input.seed,
+        firstIndex: first,
+        onStep: (done) => jobId && events.emit('diffusion.progress', { jobId, done: first * steps + done * count, total: n * steps }),
+      });
+      const pixels = toPixels(x);
+      x.dispose();
+      for (const [i, p] of pixels.entries()) images.push(await keepPixels(p, model, { kind: 'sample', className, seed: input.seed, index: first + i }));
+      // Let a jobs.cancel call (and the progress events) through before the next chunk.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     // results lists newest first; the request's own order is sample order.
     return images;
   }
@@ -179,9 +205,23 @@ export function createDiffusionService(store: Store, media: MediaStore, imports:
   };
 
   return {
-    sample: (input: ParsedInput<'diffusion.sample'>) => serial(() => sample(input)),
+    sample(input: ParsedInput<'diffusion.sample'>): Promise<GeneratedImage[]> {
+      // Registered at once, so a cancel reaches a request still waiting its turn.
+      const job = { cancelled: false };
+      const { jobId } = input;
+      if (jobId) jobs.set(jobId, job);
+      return serial(() => sample(input, job)).finally(() => {
+        if (jobId && jobs.get(jobId) === job) jobs.delete(jobId);
+      });
+    },
     edit: (input: ParsedInput<'diffusion.edit'>) => serial(() => edit(input)),
     keep,
+    /** Asks a sampling job to stop after its current chunk; false when no such job runs. */
+    cancel(jobId: string): boolean {
+      const job = jobs.get(jobId);
+      if (job) job.cancelled = true;
+      return job !== undefined;
+    },
     results: (): GeneratedImage[] => [...results],
     /** Whether the media sweep must keep a file: a listed result of this session. */
     holds: (hash: string): boolean => results.some((r) => r.hash === hash),

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type DragEvent, type FormEvent, type React
 import type { DatasetSummary, EditResult, GeneratedImage, ModelSummary } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { useStudio } from '../../app/StudioProvider';
+import { ProgressBar } from '../../components/ProgressBar';
 import { errorMessage } from '../../lib/errors';
 import { dragHasFiles, readBase64 } from '../datasets/dropFiles';
 import { DatasetPicker } from '../previews/PreviewsPage';
@@ -115,19 +116,32 @@ function SampleTab({ model }: { model: ModelSummary }) {
   const [error, setError] = useState<string | null>(null);
   const [images, setImages] = useState<GeneratedImage[]>([]);
   const [selected, setSelected] = useState<GeneratedImage | null>(null);
+  const [job, setJob] = useState<{ id: string; done: number; total: number } | null>(null);
+
+  useEffect(
+    () =>
+      client.on('diffusion.progress', (payload) => {
+        const progress = payload as { jobId: string; done: number; total: number };
+        setJob((current) => (current && current.id === progress.jobId ? { ...current, done: progress.done, total: progress.total } : current));
+      }),
+    [client],
+  );
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    const jobId = `sample-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    setJob({ id: jobId, done: 0, total: 0 });
     setBusy(true);
     setError(null);
     try {
-      const result = await client.api['diffusion.sample']({ modelId: model.id, classId, n: Number(n), steps: Number(steps), seed: Number(seed), cfg: Number(cfg) });
+      const result = await client.api['diffusion.sample']({ modelId: model.id, classId, n: Number(n), steps: Number(steps), seed: Number(seed), cfg: Number(cfg), jobId });
       setImages(result);
       setSelected(null);
     } catch (e) {
       setError(errorMessage(e));
     } finally {
       setBusy(false);
+      setJob(null);
     }
   };
 
@@ -142,6 +156,14 @@ function SampleTab({ model }: { model: ModelSummary }) {
         <button type="submit" className="button button-primary" disabled={busy}>
           {busy ? 'Generating…' : 'Generate'}
         </button>
+        {busy && job ? (
+          <div className="generate-progress">
+            <ProgressBar done={job.done} total={job.total} label="Sampling progress" testId="sample-progress" />
+            <button type="button" className="button button-small" onClick={() => void client.api['jobs.cancel']({ jobId: job.id })} title="Stops after the current batch of 8 and keeps what is done">
+              Cancel
+            </button>
+          </div>
+        ) : null}
       </form>
       <div className="panel generate-results" aria-live="polite">
         {error ? (
