@@ -324,7 +324,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       worker: { type: 'string' },
-      steps: { type: 'string', default: '300' },
+      steps: { type: 'string', default: '200' },
       'per-class': { type: 'string', default: '200' },
       batch: { type: 'string', default: '32' },
       lr: { type: 'string' },
