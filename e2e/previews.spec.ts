@@ -5,33 +5,12 @@ import type { APIRequestContext, Page } from '@playwright/test';
 import { FASHION_CLASSES, makeFashionFolder } from '../scripts/make-fashion-folder';
 import { digitPng } from '../test/digits';
 import { sharedPath } from '../test/shared';
+import { dropFile } from './drop';
 import { expect, test, type RunningStudio } from './studio';
 
 const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name });
 
-interface BrowserGlobals {
-  atob(base64: string): string;
-  DataTransfer: new () => { items: { add(file: unknown): void } };
-  File: new (parts: Uint8Array[], name: string, options: { type: string }) => unknown;
-}
 type Canvas2d = { getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } };
-
-/** Drops a file on an element as the browser does: a drop event carrying a DataTransfer with the file. */
-async function dropFile(page: Page, testId: string, name: string, bytes: Buffer) {
-  const dataTransfer = await page.evaluateHandle(
-    ({ base64, fileName }) => {
-      // Runs in the page; the spec is compiled without the DOM library, hence the shapes spelled out.
-      const browser = globalThis as unknown as BrowserGlobals;
-      const data = Uint8Array.from(browser.atob(base64), (c) => c.charCodeAt(0));
-      const transfer = new browser.DataTransfer();
-      transfer.items.add(new browser.File([data], fileName, { type: 'image/png' }));
-      return transfer;
-    },
-    { base64: bytes.toString('base64'), fileName: name },
-  );
-  await page.getByTestId(testId).dispatchEvent('dragover', { dataTransfer });
-  await page.getByTestId(testId).dispatchEvent('drop', { dataTransfer });
-}
 
 test('preview a dropped handwritten digit with vit-mnist: top-5 with the right digit first, attention overlay', async ({ studio, page }) => {
   const model = sharedPath('models/vit-mnist');

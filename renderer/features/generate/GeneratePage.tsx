@@ -1,15 +1,15 @@
-import { useEffect, useRef, useState, type DragEvent, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import type { DatasetSummary, EditResult, GeneratedImage, ModelSummary } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { useStudio } from '../../app/StudioProvider';
+import { ImageDropZone, usePickedImage } from '../../components/ImageDrop';
 import { ProgressBar } from '../../components/ProgressBar';
 import { errorMessage } from '../../lib/errors';
-import { dragHasFiles, readBase64 } from '../datasets/dropFiles';
+import { readBase64 } from '../datasets/dropFiles';
 import { DatasetPicker } from '../previews/PreviewsPage';
 import './generate.css';
 
 type Tab = 'sample' | 'edit';
-type EditInput = { kind: 'upload'; file: File; url: string } | { kind: 'stored'; hash: string; name: string; url: string };
 
 /** A number field bound to a string state, so the user can type freely; parsed on submit. */
 function NumberField({ label, value, onChange, min, max, step, disabled, hint }: { label: string; value: string; onChange: (v: string) => void; min: number; max: number; step?: number; disabled?: boolean; hint?: ReactNode }) {
@@ -35,6 +35,14 @@ function ClassSelect({ label, model, value, onChange }: { label: string; model: 
       </select>
     </label>
   );
+}
+
+function ErrorCallout({ error }: { error: string | null }) {
+  return error ? (
+    <div className="callout callout-error" role="alert">
+      <span>{error}</span>
+    </div>
+  ) : null;
 }
 
 /** Class-conditional samples and SINE-style edits with a diffusion (DiT) model. */
@@ -79,11 +87,7 @@ export function GeneratePage() {
           </select>
         </label>
       </header>
-      {listError ? (
-        <div className="callout callout-error" role="alert">
-          <span>{listError}</span>
-        </div>
-      ) : null}
+      <ErrorCallout error={listError} />
       {models !== null && models.length === 0 ? (
         <div className="callout" role="status">
           <span>
@@ -166,11 +170,7 @@ function SampleTab({ model }: { model: ModelSummary }) {
         ) : null}
       </form>
       <div className="panel generate-results" aria-live="polite">
-        {error ? (
-          <div className="callout callout-error" role="alert">
-            <span>{error}</span>
-          </div>
-        ) : null}
+        <ErrorCallout error={error} />
         {images.length === 0 && !busy ? <p className="muted">Pick a class and generate.</p> : null}
         <div className="generate-grid" role="list" aria-label="Generated samples">
           {images.map((image) => (
@@ -194,7 +194,7 @@ function SampleTab({ model }: { model: ModelSummary }) {
 
 function EditTab({ model, models }: { model: ModelSummary; models: ModelSummary[] }) {
   const client = useStudio();
-  const [input, setInput] = useState<EditInput | null>(null);
+  const [input, pick] = usePickedImage();
   const [targetClass, setTargetClass] = useState(0);
   const [scale, setScale] = useState('3');
   const [t0, setT0] = useState('0.6');
@@ -210,32 +210,15 @@ function EditTab({ model, models }: { model: ModelSummary; models: ModelSummary[
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [result, setResult] = useState<EditResult | null>(null);
-  const [dragging, setDragging] = useState(false);
   // Fine-tuned candidates: other DiTs of the same shape.
   const fineTunable = models.filter((m) => m.id !== model.id && m.imageSize === model.imageSize && m.numChannels === model.numChannels && m.classes.length === model.classes.length);
   const fineTuned = fineTunable.find((m) => String(m.id) === fineTunedChoice) ?? null;
   const withAdapter = fineTunedChoice === 'adapter';
   const guided = fineTuned !== null || withAdapter;
 
-  // The dropped file's object URL lives until the next image or leaving the page.
-  const objectUrl = useRef<string | null>(null);
-  const take = (next: EditInput) => {
-    if (objectUrl.current) URL.revokeObjectURL(objectUrl.current);
-    objectUrl.current = next.kind === 'upload' ? next.url : null;
-    setInput(next);
+  const take: typeof pick = (next) => {
+    pick(next);
     setResult(null);
-  };
-  useEffect(
-    () => () => {
-      if (objectUrl.current) URL.revokeObjectURL(objectUrl.current);
-    },
-    [],
-  );
-  const takeFile = (file: File | undefined) => file && take({ kind: 'upload', file, url: URL.createObjectURL(file) });
-  const onDrop = (event: DragEvent) => {
-    event.preventDefault();
-    setDragging(false);
-    takeFile(event.dataTransfer.files[0]);
   };
 
   const submit = async (event: FormEvent) => {
@@ -269,32 +252,9 @@ function EditTab({ model, models }: { model: ModelSummary; models: ModelSummary[
   return (
     <div className="generate-layout">
       <form className="panel generate-form" onSubmit={submit} aria-label="Edit settings">
-        <div
-          className={dragging ? 'preview-drop preview-drop-active generate-drop' : 'preview-drop generate-drop'}
-          data-testid="edit-drop"
-          onDragOver={(e) => {
-            if (!dragHasFiles(e)) return;
-            e.preventDefault();
-            setDragging(true);
-          }}
-          onDragLeave={() => setDragging(false)}
-          onDrop={onDrop}
-        >
+        <ImageDropZone testId="edit-drop" fileTestId="edit-file" className="generate-drop" onFile={(file) => take({ kind: 'upload', file, url: URL.createObjectURL(file) })}>
           {input ? <img src={input.url} alt="Image to edit" className="generate-input" data-testid="edit-input" /> : <p className="muted">Drop an image here</p>}
-          <label className="button button-small">
-            Choose image…
-            <input
-              type="file"
-              accept="image/*"
-              className="visually-hidden"
-              data-testid="edit-file"
-              onChange={(e) => {
-                takeFile(e.target.files?.[0]);
-                e.target.value = '';
-              }}
-            />
-          </label>
-        </div>
+        </ImageDropZone>
         <DatasetPicker onPick={(item) => take({ kind: 'stored', hash: item.hash, name: item.fileName, url: client.mediaUrl('image', item.hash) })} />
         <ClassSelect label="Target class" model={model} value={targetClass} onChange={setTargetClass} />
         <NumberField label="Guidance s" value={scale} onChange={setScale} min={0} max={20} step={0.5} />
@@ -338,11 +298,7 @@ function EditTab({ model, models }: { model: ModelSummary; models: ModelSummary[
         </button>
       </form>
       <div className="panel generate-results" aria-live="polite">
-        {error ? (
-          <div className="callout callout-error" role="alert">
-            <span>{error}</span>
-          </div>
-        ) : null}
+        <ErrorCallout error={error} />
         {result ? (
           <>
             <div className="generate-compare">

@@ -1,15 +1,14 @@
-import { useEffect, useRef, useState, type DragEvent } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { DatasetSummary, ImageItem, ModelSummary, PreviewResult, RunSummary } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { navigate } from '../../app/router';
 import type { PreviewSource } from '../../app/routes';
 import { useStudio } from '../../app/StudioProvider';
+import { ImageDropZone, usePickedImage } from '../../components/ImageDrop';
 import { errorMessage } from '../../lib/errors';
-import { dragHasFiles, readBase64 } from '../datasets/dropFiles';
+import { readBase64 } from '../datasets/dropFiles';
 import { saliencyRgba } from './saliency';
 import './previews.css';
-
-type PreviewImage = { kind: 'upload'; file: File; url: string } | { kind: 'stored'; hash: string; name: string; url: string };
 
 /** Runs with a trained model to try: finished, or stopped with a checkpoint (the service says when there is none). */
 const TRYABLE: ReadonlySet<RunSummary['status']> = new Set(['done', 'stopped', 'paused', 'interrupted']);
@@ -23,12 +22,11 @@ export function PreviewsPage({ source }: { source?: PreviewSource }) {
   const client = useStudio();
   const [models, setModels] = useState<ModelSummary[] | null>(null);
   const [runs, setRuns] = useState<RunSummary[]>([]);
-  const [image, setImage] = useState<PreviewImage | null>(null);
+  const [image, show] = usePickedImage();
   const [outcome, setOutcome] = useState<{ key: string; result: PreviewResult | null; error: string | null } | null>(null);
   const [listError, setListError] = useState<string | null>(null);
   const [overlay, setOverlay] = useState(true);
   const [opacity, setOpacity] = useState(0.6);
-  const [dragging, setDragging] = useState(false);
 
   useEffect(() => {
     let alive = true;
@@ -78,30 +76,6 @@ export function PreviewsPage({ source }: { source?: PreviewSource }) {
   const result = current?.result ?? null;
   const error = listError ?? current?.error ?? null;
 
-  // The dropped file's object URL lives until the next image or leaving the page.
-  const objectUrl = useRef<string | null>(null);
-  const show = (next: PreviewImage) => {
-    if (objectUrl.current) URL.revokeObjectURL(objectUrl.current);
-    objectUrl.current = next.kind === 'upload' ? next.url : null;
-    setImage(next);
-  };
-  useEffect(
-    () => () => {
-      if (objectUrl.current) URL.revokeObjectURL(objectUrl.current);
-      objectUrl.current = null;
-    },
-    [],
-  );
-
-  const takeFile = (file: File | undefined) => {
-    if (file) show({ kind: 'upload', file, url: URL.createObjectURL(file) });
-  };
-  const onDrop = (event: DragEvent) => {
-    event.preventDefault();
-    setDragging(false);
-    takeFile(event.dataTransfer.files[0]);
-  };
-
   return (
     <section className="page previews-page" aria-labelledby="previews-title">
       <header className="page-header">
@@ -150,17 +124,7 @@ export function PreviewsPage({ source }: { source?: PreviewSource }) {
 
       <div className="preview-layout">
         <div className="preview-stage-column">
-          <div
-            className={dragging ? 'preview-drop preview-drop-active' : 'preview-drop'}
-            data-testid="preview-drop"
-            onDragOver={(e) => {
-              if (!dragHasFiles(e)) return;
-              e.preventDefault();
-              setDragging(true);
-            }}
-            onDragLeave={() => setDragging(false)}
-            onDrop={onDrop}
-          >
+          <ImageDropZone testId="preview-drop" fileTestId="preview-file" onFile={(file) => show({ kind: 'upload', file, url: URL.createObjectURL(file) })}>
             {image ? (
               <div className="preview-stage">
                 <img src={image.url} alt={image.kind === 'upload' ? image.file.name : image.name} data-testid="preview-image" />
@@ -169,20 +133,7 @@ export function PreviewsPage({ source }: { source?: PreviewSource }) {
             ) : (
               <p className="muted">Drop an image here</p>
             )}
-            <label className="button button-small">
-              Choose image…
-              <input
-                type="file"
-                accept="image/*"
-                className="visually-hidden"
-                data-testid="preview-file"
-                onChange={(e) => {
-                  takeFile(e.target.files?.[0]);
-                  e.target.value = '';
-                }}
-              />
-            </label>
-          </div>
+          </ImageDropZone>
           <div className="preview-overlay-controls" role="group" aria-label="Overlay settings">
             <label>
               <input type="checkbox" checked={overlay} onChange={(e) => setOverlay(e.target.checked)} /> Show attention overlay
