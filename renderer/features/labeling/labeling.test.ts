@@ -7,7 +7,7 @@ describe('class hotkeys', () => {
   it('gives 1–9 first, then letters that no global shortcut uses', () => {
     expect(HOTKEY_POOL.slice(0, 9).join('')).toBe('123456789');
     expect(HOTKEY_POOL[9]).toBe('a');
-    for (const reserved of ['g', 'd', 'm', 'r']) {
+    for (const reserved of ['g', 'd', 'e', 'm', 'r']) {
       expect(RESERVED_KEYS.has(reserved)).toBe(true);
       expect(HOTKEY_POOL).not.toContain(reserved);
     }
@@ -18,7 +18,7 @@ describe('class hotkeys', () => {
     expect(keys.get(108)).toBe('9');
     expect(keys.get(109)).toBe('a');
     expect(keys.get(111)).toBe('c');
-    expect(keys.get(112)).toBe('e'); // d is the second key of "g d"
+    expect(keys.get(112)).toBe('f'); // d and e are the second keys of "g d" and "g e"
     expect(keys.size).toBe(HOTKEY_POOL.length);
     expect(new Set(keys.values()).size).toBe(keys.size);
   });
