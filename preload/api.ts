@@ -360,6 +360,11 @@ export interface ModelSummary {
   builtIn?: boolean;
 }
 
+/** Diffusion models (DiT) generate images; every other layout is an image classifier that runs train. */
+export function isDiffusionModel(model: Pick<ModelSummary, 'layout'>): boolean {
+  return model.layout === 'dit';
+}
+
 /** An image a diffusion model made (a sample or an edit), stored in the media store by hash. */
 export interface GeneratedImage {
   hash: string;

@@ -47,4 +47,16 @@ describe('model service', () => {
     expect(dit).toMatchObject({ layout: 'dit', builtIn: false, path: TINY_DIT });
     expect((await current.studio.models.list()).map((m) => m.path)).toEqual([TINY_DIT]);
   });
+
+  it('a diffusion model cannot be the base of a classification run: runs.create and runs.estimate refuse it', async () => {
+    current = tempStudio();
+    const dit = await current.studio.models.import(TINY_DIT);
+    const datasetId = current.studio.datasets.create('any').id;
+    for (const channel of ['runs.create', 'runs.estimate'] as const) {
+      const refused = await current.dispatch(channel, { datasetId, modelId: dit.id, method: 'lora' });
+      expect(refused).toMatchObject({ ok: false, error: { code: 'validation' } });
+      expect(!refused.ok && refused.error.message).toMatch(/diffusion model/);
+    }
+    expect(current.studio.runs.list()).toEqual([]);
+  });
 });

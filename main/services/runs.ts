@@ -3,7 +3,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { ParsedInput, RunDetail, RunEstimate, RunSummary } from '../../preload/api';
+import { isDiffusionModel, type ParsedInput, type RunDetail, type RunEstimate, type RunSummary } from '../../preload/api';
 import { extendedSpec } from '../engine/train/trainer';
 import type { TrainSpec } from '../engine/train/spec';
 import { writeFileAtomic } from '../engine/io/atomic';
@@ -269,6 +269,9 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
     if (!dataset) throw notFound(`Dataset ${input.datasetId}`);
     const model = store.models.list().find((m) => m.id === input.modelId);
     if (!model) throw notFound(`Model ${input.modelId}`);
+    if (isDiffusionModel(model)) {
+      throw new ServiceError('validation', `${model.name} is a diffusion model; runs here fine-tune classifiers (diffusion fine-tuning: peft-studio train --task diffusion)`);
+    }
     const { getMethod } = await import('../engine/methods/registry');
     try {
       getMethod(input.method);

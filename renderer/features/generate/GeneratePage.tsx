@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
-import type { DatasetSummary, EditResult, GeneratedImage, ModelSummary } from '../../../preload/api';
+import { isDiffusionModel, type DatasetSummary, type EditResult, type GeneratedImage, type ModelSummary } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { useStudio } from '../../app/StudioProvider';
 import { ImageDropZone, usePickedImage } from '../../components/ImageDrop';
@@ -59,7 +59,7 @@ export function GeneratePage() {
     client.api['models.list']({}).then(
       (list) => {
         if (!alive) return;
-        const dits = list.filter((m) => m.layout === 'dit');
+        const dits = list.filter(isDiffusionModel);
         setModels(dits);
         setModelId((current) => current ?? dits[0]?.id ?? null);
       },

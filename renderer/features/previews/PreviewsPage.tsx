@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { DatasetSummary, ImageItem, ModelSummary, PreviewResult, RunSummary } from '../../../preload/api';
+import { isDiffusionModel, type DatasetSummary, type ImageItem, type ModelSummary, type PreviewResult, type RunSummary } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { navigate } from '../../app/router';
 import type { PreviewSource } from '../../app/routes';
@@ -34,7 +34,7 @@ export function PreviewsPage({ source }: { source?: PreviewSource }) {
       ([modelList, runList]) => {
         if (!alive) return;
         // Previews classify: diffusion models (DiT) are tried on the Generate page.
-        setModels(modelList.filter((m) => m.layout !== 'dit'));
+        setModels(modelList.filter((m) => !isDiffusionModel(m)));
         setRuns(runList.filter((r) => TRYABLE.has(r.status)));
       },
       (e: unknown) => alive && setListError(errorMessage(e)),

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import type { ApiInput, DatasetSummary, MethodInfo, ModelSummary, RunEstimate } from '../../../preload/api';
+import { isDiffusionModel, type ApiInput, type DatasetSummary, type MethodInfo, type ModelSummary, type RunEstimate } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { navigate } from '../../app/router';
 import { useStudio, useToast } from '../../app/StudioProvider';
@@ -38,7 +38,7 @@ export function NewRunPage() {
   useEffect(() => {
     let alive = true;
     Promise.all([client.api['datasets.list']({}), client.api['models.list']({}), client.api['methods.list']({})]).then(
-      ([datasets, models, methods]) => alive && setCatalog({ datasets, models, methods }),
+      ([datasets, models, methods]) => alive && setCatalog({ datasets, models: models.filter((m) => !isDiffusionModel(m)), methods }),
       (e: unknown) => alive && setLoadError(errorMessage(e)),
     );
     return () => {
