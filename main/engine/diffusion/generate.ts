@@ -26,7 +26,9 @@ export interface GenerateOptions {
 export function toPixels(x: tf.Tensor4D): Uint8Array[] {
   const [b, h, w, c] = x.shape;
   const size = h * w * c;
-  const u8 = tf.tidy(() => tf.cast(tf.clipByValue(tf.round(tf.mul(tf.add(x, 1), 127.5)), 0, 255), 'int32')).dataSync();
+  const bytes = tf.tidy(() => tf.cast(tf.clipByValue(tf.round(tf.mul(tf.add(x, 1), 127.5)), 0, 255), 'int32'));
+  const u8 = bytes.dataSync();
+  bytes.dispose();
   return Array.from({ length: b }, (_, i) => Uint8Array.from(u8.subarray(i * size, (i + 1) * size)));
 }
 
