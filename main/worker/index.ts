@@ -3,6 +3,8 @@
 // every event back, checkpoints and exits on `stop`, exits 1 with a one-line error on failure.
 // It never imports electron or the store: the main process is the one writer of the database.
 import { initBackend } from '../engine/backend';
+import { loadDitFolder } from '../engine/diffusion/dit-folder';
+import { DiffusionRun, type DiffusionRunSettings } from '../engine/diffusion/run';
 import { disposeModel, loadModelFolder } from '../engine/io/checkpoint';
 import { inputSpec } from '../engine/eval';
 import { openTrainingData } from '../engine/train/data';
@@ -57,7 +59,7 @@ function oneLine(err: unknown): string {
 
 async function main(): Promise<void> {
   const port = connect();
-  let trainer: Trainer | undefined;
+  let trainer: Pick<Trainer, 'stop' | 'requestCheckpoint' | 'extend'> | undefined;
   let started = false;
   let stopBeforeStart = false;
   const fail = async (err: unknown) => {
@@ -71,19 +73,40 @@ async function main(): Promise<void> {
   // Commands that arrive while the model loads are applied once the trainer exists.
   const early: { checkpoint: boolean; extend: number } = { checkpoint: false, extend: 0 };
 
-  const run = async ({ modelDir, dataDir, outDir, resume, spec }: ParsedRunSpec) => {
+  /** Same commands, same events: a DiffusionRun stands where the Trainer would. */
+  const runDiffusion = async ({ modelDir, dataDir, outDir, resume, spec }: ParsedRunSpec, settings: DiffusionRunSettings) => {
+    const model = await loadDitFolder(modelDir);
+    try {
+      const dataset = await openTrainingData(dataDir);
+      const pending: Promise<void>[] = [];
+      const diffusion = new DiffusionRun({ model, dataset, spec, settings, outDir, resume, onEvent: (e) => void pending.push(port.send(e)) });
+      trainer = diffusion;
+      if (stopBeforeStart) diffusion.stop();
+      if (early.checkpoint) diffusion.requestCheckpoint();
+      if (early.extend > 0) diffusion.extend(early.extend);
+      await diffusion.run();
+      await Promise.all(pending);
+    } finally {
+      for (const tensor of Object.values(model.params)) tensor.dispose();
+    }
+  };
+
+  const run = async (request: ParsedRunSpec) => {
+    const { modelDir, dataDir, outDir, resume, spec } = request;
     const backend = await initBackend();
     await port.send({ type: 'backend', name: backend.name, reason: backend.reason });
+    if (request.diffusion) return runDiffusion(request, request.diffusion);
     const model = await loadModelFolder(modelDir);
     try {
       const dataset = await openTrainingData(dataDir);
       // Events are posted without awaiting inside the loop; ordering is kept by the channel.
       const pending: Promise<void>[] = [];
-      trainer = new Trainer({ model, dataset, spec, outDir, resume, onEvent: (e) => void pending.push(port.send(e)) });
-      if (stopBeforeStart) trainer.stop();
-      if (early.checkpoint) trainer.requestCheckpoint();
-      if (early.extend > 0) trainer.extend(early.extend);
-      await trainer.run();
+      const classifier = new Trainer({ model, dataset, spec, outDir, resume, onEvent: (e) => void pending.push(port.send(e)) });
+      trainer = classifier;
+      if (stopBeforeStart) classifier.stop();
+      if (early.checkpoint) classifier.requestCheckpoint();
+      if (early.extend > 0) classifier.extend(early.extend);
+      await classifier.run();
       await Promise.all(pending);
     } finally {
       disposeModel(model);

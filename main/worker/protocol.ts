@@ -1,8 +1,8 @@
 // Messages between the main process and a training worker (child_process.fork or Electron's
 // utilityProcess). Both sides import this file; the worker validates what it receives.
 import { z } from 'zod';
+import { diffusionRunSettingsSchema, type DiffusionRunEvent } from '../engine/diffusion/run';
 import { trainSpecSchema } from '../engine/train/spec';
-import type { TrainEvent } from '../engine/train/trainer';
 
 export const runSpecSchema = z
   .object({
@@ -15,6 +15,8 @@ export const runSpecSchema = z
     /** Run or checkpoint folder to continue from. */
     resume: z.string().min(1).optional(),
     spec: trainSpecSchema,
+    /** Present when the base model is a DiT: the run fine-tunes it for diffusion. */
+    diffusion: diffusionRunSettingsSchema.optional(),
   })
   .strict();
 
@@ -62,11 +64,12 @@ export interface DryRunResult {
 
 /**
  * Worker → main, in this order: `ready` once it listens; `backend` after tfjs starts; the
- * trainer's events (start, step, eval, checkpoint, done); or `error` (then exit code 1).
+ * trainer's events (start, step, eval, checkpoint, done; a diffusion run adds conditioning and
+ * previews); or `error` (then exit code 1).
  */
 export type WorkerMessage =
   | { type: 'ready'; pid: number }
   | { type: 'backend'; name: string; reason: string }
-  | TrainEvent
+  | DiffusionRunEvent
   | ({ type: 'estimate' } & DryRunResult)
   | { type: 'error'; message: string };

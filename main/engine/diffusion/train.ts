@@ -29,6 +29,20 @@ export function classMapping(dataset: Pick<ImageDataset, 'classes' | 'classOrder
   });
 }
 
+/** Images `indices` of the data set in the DiT's pixel space: resized, scaled to [-1, 1]. */
+export async function loadCleanBatch(model: Pick<LoadedDit, 'config'>, dataset: ImageDataset, indices: readonly number[]): Promise<tf.Tensor4D> {
+  const { imageSize: s, inChannels: c } = model.config;
+  const input = {
+    imageSize: s,
+    numChannels: c,
+    preprocess: { resize: { height: s, width: s }, rescale: 1 / 255, normalize: { mean: Array(c).fill(0.5) as number[], std: Array(c).fill(0.5) as number[] } },
+  };
+  const pixels = await Promise.all(indices.map((i) => dataset.load(i, input)));
+  const data = new Float32Array(indices.length * s * s * c);
+  pixels.forEach((p, i) => data.set(p, i * s * s * c));
+  return tf.tensor4d(data, [indices.length, s, s, c]);
+}
+
 /** Runs the fine-tune; the caller owns (and disposes) the returned tuner. */
 export async function trainDiffusion(
   model: LoadedDit,
@@ -36,22 +50,13 @@ export async function trainDiffusion(
   spec: DiffusionRunSpec,
   onStep?: (step: number, loss: number) => void,
 ): Promise<DiffusionTuner> {
-  const { imageSize: s, inChannels: c } = model.config;
-  const input = {
-    imageSize: s,
-    numChannels: c,
-    preprocess: { resize: { height: s, width: s }, rescale: 1 / 255, normalize: { mean: Array(c).fill(0.5) as number[], std: Array(c).fill(0.5) as number[] } },
-  };
   const mapping = classMapping(dataset, model.id2label);
   const rng = Rng.fromSeed(spec.seed);
   const schedule = makeSchedule(model.schedule);
   const tuner = initDiffusionTuner(model.params, model.config, spec.method, spec.methodOptions, rng);
   for (let step = 1; step <= spec.steps; step++) {
     const indices = Array.from({ length: spec.batchSize }, () => rng.int(dataset.length));
-    const pixels = await Promise.all(indices.map((i) => dataset.load(i, input)));
-    const data = new Float32Array(spec.batchSize * s * s * c);
-    pixels.forEach((p, i) => data.set(p, i * s * s * c));
-    const x0 = tf.tensor4d(data, [spec.batchSize, s, s, c]);
+    const x0 = await loadCleanBatch(model, dataset, indices);
     try {
       const loss = diffusionStep(model.params, model.config, tuner, { x0, labels: indices.map((i) => mapping[dataset.label(i)]!) }, schedule, rng, {
         lr: spec.lr,
