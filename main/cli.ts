@@ -1,13 +1,17 @@
 // peft-studio command line: a table of subcommands over the same engine the app uses.
 // Errors print one line on stderr (the stack only with --debug) and exit non-zero.
 import * as tf from '@tensorflow/tfjs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from './engine/backend';
 import { loadDitFolder } from './engine/diffusion/dit-folder';
-import { DIFFUSION_METHODS, disposeTuner, loadDiffusionAdapter, saveDiffusionAdapter, tunedModel, type DiffusionMethod } from './engine/diffusion/finetune';
-import { generate, writePng } from './engine/diffusion/generate';
+import { DIFFUSION_METHODS, disposeTuner, loadDiffusionAdapter, saveDiffusionAdapter, tunedModel, type DiffusionMethod, type DiffusionTuner } from './engine/diffusion/finetune';
+import { ditClassEpsilon, editImages, type EditOptions } from './engine/diffusion/edit';
+import { generate, toPixels, writePng } from './engine/diffusion/generate';
+import { readDitImage } from './engine/diffusion/image-input';
+import { makeSchedule } from './engine/diffusion/schedule';
+import { DEFAULT_CROP_SCALES, ditAtSize, fineTuneSingleImage } from './engine/diffusion/single-image';
 import { trainDiffusion } from './engine/diffusion/train';
 import { openDataset } from './engine/data/dataset';
 import { evaluate, type Prediction } from './engine/eval';
@@ -183,7 +187,25 @@ function eventLine(e: TrainEvent, total: number): string | undefined {
   }
 }
 
-/** `train --task diffusion`: fine-tunes a DiT folder and writes the method's tensors as an adapter. */
+/** single_image.json beside a single-image adapter: the class the image was learned as. */
+const SINGLE_IMAGE_FILE = 'single_image.json';
+interface SingleImageRecord {
+  image: string;
+  class: string;
+  class_index: number;
+  scales: readonly number[];
+  image_size: number;
+}
+
+/** `--scales 0.5,0.75,1`: crop sides as fractions of the image. */
+function scalesFlag(value: string | undefined): readonly number[] {
+  if (value === undefined) return DEFAULT_CROP_SCALES;
+  const scales = value.split(',').map((v) => Number(v.trim()));
+  if (scales.length === 0 || scales.some((x) => !(x > 0 && x <= 1))) throw new UsageError(`--scales takes fractions within (0, 1], e.g. 0.5,0.75,1; got "${value}"`);
+  return scales;
+}
+
+/** `train --task diffusion`: fine-tunes a DiT folder (on a data folder or one image) and writes the method's tensors as an adapter. */
 async function trainDiffusionCli(values: Record<string, string | boolean | string[] | undefined>, io: CliIO): Promise<number> {
   const method = String(values.method ?? '');
   if (!(DIFFUSION_METHODS as readonly string[]).includes(method)) throw new UsageError(`--method takes ${DIFFUSION_METHODS.join(', ')} for diffusion`);
@@ -198,19 +220,41 @@ async function trainDiffusionCli(values: Record<string, string | boolean | strin
     seed: number(str('seed'), '--seed') ?? 0,
     classDropout: number(str('class-dropout'), '--class-dropout') ?? 0.1,
   };
+  const singleImage = str('single-image');
+  if (singleImage && values.data) throw new UsageError('give --data DIR or --single-image FILE, not both');
+  if (!singleImage && !values.data) throw new UsageError('--data DIR (or --single-image FILE) is required');
+  if (singleImage && !values.class) throw new UsageError('--single-image needs --class C: the class the image is learned as');
+  const scales = scalesFlag(str('scales'));
   const outDir = str('out') ?? path.join('runs', `diffusion-${method}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const backend = await initBackend();
   const model = await loadDitFolder(str('model')!);
   try {
-    const dataset = await openTrainingData(str('data')!);
     const started = performance.now();
     const every = Math.max(1, Math.floor(steps / 20));
-    const tuner = await trainDiffusion(model, dataset, spec, (step, loss) => {
+    const onStep = (step: number, loss: number) => {
       if (values.json) io.out(JSON.stringify({ type: 'step', step, loss }) + '\n');
       else if (step === 1 || step % every === 0 || step === steps) io.out(`step ${String(step).padStart(String(steps).length)}/${steps}  loss ${loss.toFixed(4)}\n`);
-    });
+    };
+    let tuner: DiffusionTuner;
+    let singleClass: number | undefined;
+    if (singleImage) {
+      singleClass = classIndex(str('class')!, model.id2label);
+      const image = await readDitImage(singleImage, model.config);
+      try {
+        tuner = fineTuneSingleImage(model, image, singleClass, { ...spec, scales }, onStep);
+      } finally {
+        image.dispose();
+      }
+    } else {
+      tuner = await trainDiffusion(model, await openTrainingData(str('data')!), spec, onStep);
+    }
     try {
       await saveDiffusionAdapter(outDir, tuner, { baseModel: model.name, steps });
+      if (singleImage) {
+        // What `edit --adapter` reads as ε_ft's class (the file's name only: no paths of this machine).
+        const record: SingleImageRecord = { image: path.basename(singleImage), class: model.id2label[singleClass!]!, class_index: singleClass!, scales, image_size: model.config.imageSize };
+        await writeFileAtomic(path.join(outDir, SINGLE_IMAGE_FILE), [Buffer.from(JSON.stringify(record, null, 2) + '\n')]);
+      }
     } finally {
       disposeTuner(tuner);
     }
@@ -233,7 +277,9 @@ const trainCommand: Command = {
     '[--val-fraction F] [--eval-every N] [--checkpoint-every N] [--optimizer adamw|sgd] [--weight-decay X] [--warmup N] ' +
     '[--label-smoothing X] [--limit-per-class N] [--augment none|default|flip,crop,jitter] [--out DIR] [--resume DIR] [--json] [--debug]\n' +
     '       peft-studio train --task diffusion --model DIT_DIR --data DIR --method full|lora|sara|ssf [--method-opt k=v ...] [--steps N] [--batch N] ' +
-    '[--lr X] [--seed N] [--class-dropout P] [--out DIR] [--json]',
+    '[--lr X] [--seed N] [--class-dropout P] [--out DIR] [--json]\n' +
+    '       peft-studio train --task diffusion --model DIT_DIR --single-image FILE --class C [--scales 0.5,0.75,1] --method full|lora|sara|ssf ' +
+    '[--method-opt k=v ...] [--steps N] [--batch N] [--lr X] [--seed N] [--class-dropout P] [--out DIR] [--json]',
   async run(args, io) {
     const { values } = parseArgs({
       args,
@@ -261,13 +307,19 @@ const trainCommand: Command = {
         resume: { type: 'string' },
         task: { type: 'string' },
         'class-dropout': { type: 'string' },
+        'single-image': { type: 'string' },
+        class: { type: 'string' },
+        scales: { type: 'string' },
         json: { type: 'boolean', default: false },
         debug: { type: 'boolean', default: false },
       },
     });
     if (!values.model) throw new UsageError('--model DIR is required');
-    if (!values.data) throw new UsageError('--data DIR is required');
     if (values.task === 'diffusion') return trainDiffusionCli(values, io);
+    if (!values.data) throw new UsageError('--data DIR is required');
+    for (const flag of ['single-image', 'class', 'scales'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} is a diffusion option (--task diffusion)`);
+    }
     if (values.task !== undefined && values.task !== 'classification') throw new UsageError(`--task takes classification or diffusion, got "${values.task}"`);
     if (!values.method && !values.resume) throw new UsageError(`--method NAME is required (${listMethods().map((m) => m.name).join(', ')})`);
     const opts = methodOptions(values['method-opt']);
@@ -384,7 +436,7 @@ function classIndex(value: string, labels: readonly string[]): number {
 const sampleCommand: Command = {
   summary: 'generate class-conditional images with a DiT model folder (PNG files)',
   usage:
-    'peft-studio sample --model DIR [--adapter DIR] --class C --n N --steps S --seed X [--cfg S] [--eta E] [--sampler ddim|ddpm] --out DIR [--json] [--debug]',
+    'peft-studio sample --model DIR [--adapter DIR] --class C --n N --steps S --seed X [--cfg S] [--eta E] [--sampler ddim|ddpm] [--size PX] --out DIR [--json] [--debug]',
   async run(args, io) {
     const { values } = parseArgs({
       args,
@@ -400,6 +452,7 @@ const sampleCommand: Command = {
         cfg: { type: 'string' },
         eta: { type: 'string' },
         sampler: { type: 'string' },
+        size: { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
         debug: { type: 'boolean', default: false },
@@ -407,6 +460,7 @@ const sampleCommand: Command = {
     });
     if (!values.model) throw new UsageError('--model DIR is required');
     if (!values.class) throw new UsageError('--class C is required');
+    const sizeFlag = positiveInt(values.size, '--size');
     if (!values.out) throw new UsageError('--out DIR is required');
     const n = positiveInt(values.n, '--n') ?? 1;
     const steps = positiveInt(values.steps, '--steps') ?? 50;
@@ -423,28 +477,160 @@ const sampleCommand: Command = {
     try {
       const cls = classIndex(values.class, model.id2label);
       if (steps > model.schedule.timesteps) throw new UsageError(`--steps must be at most ${model.schedule.timesteps}`);
+      const size = sizeFlag ?? model.config.imageSize;
+      const p = model.config.patchSize;
+      if (size % p !== 0) throw new UsageError(`--size must be a multiple of the patch size ${p}, got ${size}`);
       await mkdir(values.out, { recursive: true });
       const started = performance.now();
       const adapter = values.adapter ? await loadDiffusionAdapter(values.adapter, model.config) : undefined;
       const tuned = adapter ? tunedModel(model.params, model.config, adapter) : undefined;
+      // Another size runs the same weights on a larger (or smaller) patch grid, sin-cos positions computed for it.
+      const sized = ditAtSize(tuned ? { ...model, params: tuned.params } : model, size);
       let pixels: Uint8Array[];
       try {
-        pixels = generate(tuned ? { ...model, params: tuned.params } : model, { classes: Array(n).fill(cls) as number[], steps, seed, cfg, sampler, eta, hooks: tuned?.hooks });
+        pixels = generate(sized, { classes: Array(n).fill(cls) as number[], steps, seed, cfg, sampler, eta, hooks: tuned?.hooks });
       } finally {
+        sized.dispose();
         if (adapter) tf.dispose(Object.values(adapter.trainable));
       }
       const wallS = (performance.now() - started) / 1000;
       const slug = model.id2label[cls]!.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || String(cls);
       const files: string[] = [];
-      for (const [i, p] of pixels.entries()) {
+      for (const [i, image] of pixels.entries()) {
         const file = path.join(values.out, `${slug}-seed${seed}-${String(i).padStart(3, '0')}.png`);
-        await writePng(file, p, model.config.imageSize, model.config.inChannels);
+        await writePng(file, image, size, model.config.inChannels);
         files.push(file);
       }
       if (values.json) {
-        io.out(JSON.stringify({ model: model.name, class: model.id2label[cls], class_index: cls, n, steps, seed, cfg, eta, sampler, wall_s: wallS, backend: backend.name, files }) + '\n');
+        io.out(JSON.stringify({ model: model.name, class: model.id2label[cls], class_index: cls, n, steps, seed, cfg, eta, sampler, size, wall_s: wallS, backend: backend.name, files }) + '\n');
       } else {
-        io.out(`sampled   ${n} × ${model.id2label[cls]} (${sampler}, ${steps} steps, cfg ${cfg}, η ${eta}, seed ${seed}) in ${wallS.toFixed(1)} s on ${backend.name}\nwrote     ${files.length} PNG files to ${values.out}\n`);
+        io.out(`sampled   ${n} × ${model.id2label[cls]} (${size}×${size}, ${sampler}, ${steps} steps, cfg ${cfg}, η ${eta}, seed ${seed}) in ${wallS.toFixed(1)} s on ${backend.name}\nwrote     ${files.length} PNG files to ${values.out}\n`);
+      }
+      return 0;
+    } finally {
+      tf.dispose(Object.values(model.params));
+    }
+  },
+};
+
+/** `--window a,b`: the part of the schedule (0 = clean, 1 = pure noise) where β acts. */
+function windowFlag(value: string | undefined): { from: number; to: number } {
+  if (value === undefined) return { from: 0, to: 1 };
+  const parts = value.split(',').map((v) => Number(v.trim()));
+  const [from, to] = parts;
+  if (parts.length !== 2 || !(from! >= 0 && to! <= 1 && from! <= to!)) throw new UsageError(`--window takes a,b with 0 ≤ a ≤ b ≤ 1, got "${value}"`);
+  return { from: from!, to: to! };
+}
+
+/** ε_ft's class: --ft-class, else the class a single-image adapter was learned as. */
+async function fineTunedClass(adapterDir: string, flag: string | undefined, labels: readonly string[]): Promise<number> {
+  if (flag !== undefined) return classIndex(flag, labels);
+  const record = await readFile(path.join(adapterDir, SINGLE_IMAGE_FILE), 'utf8').catch(() => null);
+  if (record === null) throw new UsageError(`--ft-class C is required: ${adapterDir} records no single-image class`);
+  return classIndex(String((JSON.parse(record) as Partial<SingleImageRecord>).class_index), labels);
+}
+
+const editCommand: Command = {
+  summary: 'edit an image towards a class (SDEdit + model-based guidance with an optional fine-tuned adapter), PNG out',
+  usage:
+    'peft-studio edit --model DIR [--adapter DIR [--ft-class C]] --image FILE --class C [--scale S] [--beta B] [--window a,b] [--t0 T] [--steps N] [--seed X] --out FILE [--json] [--debug]',
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string' },
+        adapter: { type: 'string' },
+        'ft-class': { type: 'string' },
+        image: { type: 'string' },
+        class: { type: 'string' },
+        scale: { type: 'string' },
+        beta: { type: 'string' },
+        window: { type: 'string' },
+        t0: { type: 'string' },
+        steps: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        debug: { type: 'boolean', default: false },
+      },
+    });
+    if (!values.model) throw new UsageError('--model DIR is required');
+    if (!values.image) throw new UsageError('--image FILE is required');
+    if (!values.class) throw new UsageError('--class C is required');
+    if (!values.out) throw new UsageError('--out FILE is required');
+    if (values['ft-class'] !== undefined && !values.adapter) throw new UsageError('--ft-class needs --adapter DIR');
+    const scale = number(values.scale, '--scale') ?? 3;
+    const beta = number(values.beta, '--beta') ?? (values.adapter ? 0.5 : 0);
+    if (beta < 0 || beta > 1) throw new UsageError(`--beta must be within 0…1, got "${values.beta}"`);
+    if (beta > 0 && !values.adapter) throw new UsageError('--beta > 0 needs --adapter DIR (the fine-tuned model ε_ft)');
+    const window = windowFlag(values.window);
+    const t0 = number(values.t0, '--t0') ?? 0.6;
+    if (t0 < 0 || t0 > 1) throw new UsageError(`--t0 must be within 0…1, got "${values.t0}"`);
+    const steps = positiveInt(values.steps, '--steps') ?? 50;
+    const seed = number(values.seed, '--seed') ?? 0;
+    if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
+
+    const backend = await initBackend();
+    const model = await loadDitFolder(values.model);
+    try {
+      const target = classIndex(values.class, model.id2label);
+      const ftClass = values.adapter ? await fineTunedClass(values.adapter, values['ft-class'], model.id2label) : undefined;
+      const adapter = values.adapter ? await loadDiffusionAdapter(values.adapter, model.config) : undefined;
+      const x0 = await readDitImage(values.image, model.config).catch((e: unknown) => {
+        if (adapter) tf.dispose(Object.values(adapter.trainable));
+        throw e;
+      });
+      const started = performance.now();
+      let pixels: Uint8Array;
+      try {
+        const tuned = adapter ? tunedModel(model.params, model.config, adapter) : undefined;
+        const options: EditOptions = {
+          schedule: makeSchedule(model.schedule),
+          targetClasses: [target],
+          nullClass: model.config.numClasses,
+          scale,
+          beta,
+          window,
+          t0,
+          steps,
+          seed,
+          ...(tuned && { fineTuned: { eps: ditClassEpsilon({ params: tuned.params, config: model.config }, tuned.hooks), classes: [ftClass!] } }),
+        };
+        const edited = editImages(ditClassEpsilon(model), x0, options);
+        pixels = toPixels(edited)[0]!;
+        edited.dispose();
+      } finally {
+        x0.dispose();
+        if (adapter) tf.dispose(Object.values(adapter.trainable));
+      }
+      const wallS = (performance.now() - started) / 1000;
+      await mkdir(path.dirname(path.resolve(values.out)), { recursive: true });
+      await writePng(values.out, pixels, model.config.imageSize, model.config.inChannels);
+      if (values.json) {
+        io.out(
+          JSON.stringify({
+            model: model.name,
+            class: model.id2label[target],
+            class_index: target,
+            adapter: values.adapter ?? null,
+            ft_class: ftClass === undefined ? null : model.id2label[ftClass],
+            scale,
+            beta,
+            window,
+            t0,
+            steps,
+            seed,
+            wall_s: wallS,
+            backend: backend.name,
+            file: values.out,
+          }) + '\n',
+        );
+      } else {
+        io.out(
+          `edited    towards ${model.id2label[target]} (s ${scale}, β ${beta}${adapter ? ` with ε_ft(${model.id2label[ftClass!]}) in t ∈ [${window.from}, ${window.to}]` : ''}, t0 ${t0}, ${steps} steps, seed ${seed}) in ${wallS.toFixed(1)} s on ${backend.name}\nwrote     ${values.out}\n`,
+        );
       }
       return 0;
     } finally {
@@ -493,6 +679,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   train: trainCommand,
   'import-model': importModelCommand,
   sample: sampleCommand,
+  edit: editCommand,
 };
 
 function help(): string {
