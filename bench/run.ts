@@ -1,20 +1,55 @@
-// Forward-pass speed of the engine next to PyTorch on CPU (one thread), same run, interleaved.
-//   npm run bench [-- --json] [-- --reps N]
-// Each repetition times one forward pass of ours, then one of PyTorch's (scripts/bench_torch.py,
-// a child process), so machine noise hits both sides alike; medians of the repetitions are shown.
-// Without python3-torch the reference column is left out and a line says why.
+// Engine speed next to PyTorch on CPU (one thread), same run, interleaved (issue #8):
+//   npm run bench [-- --json] [-- --reps N] [-- --models issue-vit,vit-mnist] [-- --methods full,lora]
+//                 [-- --parts forward,step,epoch]
+// Models: issue-vit (hidden 192, depth 6, 3 heads, MLP 768, GELU, 32×32 greyscale in 4×4 patches =
+// 65 tokens, batch 32; random weights that scripts/bench_torch_train.py writes once into a temporary
+// model folder both sides load), vit-mnist (../shared/models/vit-mnist), and, on request only,
+// vit-s16-96px (forward only). Parts:
+//   forward  ms per forward pass and images/s; ours, then PyTorch's (scripts/bench_torch.py)
+//   step     ms per training step of each method (AdamW, clip 1, batch 32, synthetic images); our
+//            Trainer and PyTorch's loop (scripts/bench_torch_train.py) alternate step by step
+//   epoch    linear probe and side-tuning per epoch after the first: ours trains on the backbone
+//            features/taps it cached in epoch 1 (as the studio's trainer does); PyTorch's standard
+//            loop runs the frozen backbone on every step, every epoch
+// Medians of --reps (≥ 5 by default) after warm-up; peak memory per method (ours: tf.memory and
+// this process's RSS, which only grows across methods; PyTorch: its process's RSS).
+// Without python3-torch the reference columns are empty and a line says why.
 import * as tf from '@tensorflow/tfjs';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendInfo } from '../main/engine/backend';
 import { disposeModel, loadModelFolder } from '../main/engine/io/checkpoint';
+import { listMethods } from '../main/engine/methods/registry';
 import { vitForward, vitParamShapes, type VitConfig, type VitParams } from '../main/engine/models/vit';
+import { syntheticDataset } from '../main/engine/train/synthetic';
+import { sharedPath } from '../test/shared';
+import { median, ONE_THREAD_ENV, PYTHON, startSyncTorch, timeSteps, TORCH_METHODS, uptime, type StepSamples, type SyncTorch } from './train-steps';
 
 const ROOT = path.resolve(__dirname, '..');
-const VIT_MNIST = path.resolve(ROOT, '..', 'shared', 'models', 'vit-mnist');
+const BATCH = 32;
+/** The issue's ViT, in HF config vocabulary (lucidrains layout): 8×8 patches + CLS = 65 tokens. */
+const ISSUE_VIT = {
+  image_size: 32,
+  patch_size: 4,
+  num_channels: 1,
+  hidden_size: 192,
+  num_hidden_layers: 6,
+  num_attention_heads: 3,
+  head_dim: 64,
+  intermediate_size: 768,
+  hidden_act: 'gelu',
+  qkv_bias: false,
+  layer_norm_eps: 1e-5,
+  pooling: 'cls',
+  num_labels: 10,
+  id2label: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [String(i), String(i)])),
+};
+/** Batches per epoch in the epoch cases. */
+const EPOCH_STEPS = 8;
 
 interface BenchCase {
   name: string;
@@ -72,17 +107,18 @@ function vitSmallCase(): BenchCase {
   };
 }
 
-async function vitMnistCase(): Promise<BenchCase> {
-  const model = await loadModelFolder(VIT_MNIST);
+/** A lucidrains-layout model folder (vit-mnist, or the issue's ViT written by the reference). */
+async function folderCase(name: string, dir: string): Promise<BenchCase> {
+  const model = await loadModelFolder(dir);
   return {
-    name: 'vit-mnist',
-    batch: 32,
+    name,
+    batch: BATCH,
     config: model.config,
     params: model.params,
     ref: {
       layout: 'lucidrains',
-      config: JSON.parse(readFileSync(path.join(VIT_MNIST, 'config.json'), 'utf8')) as Record<string, unknown>,
-      weights: path.join(VIT_MNIST, 'model.safetensors'),
+      config: JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>,
+      weights: path.join(dir, 'model.safetensors'),
     },
     dispose: () => disposeModel(model),
   };
@@ -98,14 +134,10 @@ class TorchReference {
   ) {}
 
   static async start(): Promise<TorchReference | string> {
-    const python = process.env.PEFT_STUDIO_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-    // torch.set_num_threads(1) does not reach a system OpenBLAS (Debian's torch links the generic
-    // BLAS interface), which would otherwise spread matmuls over both cores.
-    const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
-    const child = spawn(python, [path.join(ROOT, 'scripts', 'bench_torch.py')], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    const child = spawn(PYTHON, [path.join(ROOT, 'scripts', 'bench_torch.py')], { stdio: ['pipe', 'pipe', 'pipe'], env: ONE_THREAD_ENV });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const spawnError = new Promise<string>((resolve) => child.on('error', (e) => resolve(`cannot run ${python}: ${e.message}`)));
+    const spawnError = new Promise<string>((resolve) => child.on('error', (e) => resolve(`cannot run ${PYTHON}: ${e.message}`)));
     const rl = createInterface({ input: child.stdout });
     const lines = rl[Symbol.asyncIterator]();
     const first = await Promise.race([lines.next().then((r) => (r.done ? undefined : r.value)), spawnError]);
@@ -142,14 +174,11 @@ async function oursOnce(c: BenchCase, input: tf.Tensor4D): Promise<number> {
   return performance.now() - t0;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
 interface Row {
   case: string;
+  part: 'forward' | 'step' | 'epoch';
+  model: string;
+  method: string | null;
   batch: number;
   ours_ms: number;
   ref_ms: number | null;
@@ -158,6 +187,7 @@ interface Row {
   ref_images_per_s: number | null;
   backend: string;
   reps: number;
+  [extra: string]: unknown;
 }
 
 async function benchCase(c: BenchCase, ref: TorchReference | undefined, reps: number, backend: BackendInfo): Promise<Row> {
@@ -178,7 +208,10 @@ async function benchCase(c: BenchCase, ref: TorchReference | undefined, reps: nu
   const oursMs = median(ours);
   const refMs = theirs.length ? median(theirs) : null;
   return {
-    case: c.name,
+    case: `forward ${c.name}`,
+    part: 'forward',
+    model: c.name,
+    method: null,
     batch: c.batch,
     ours_ms: oursMs,
     ref_ms: refMs,
@@ -190,47 +223,156 @@ async function benchCase(c: BenchCase, ref: TorchReference | undefined, reps: nu
   };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { json: { type: 'boolean', default: false }, reps: { type: 'string', default: '7' } },
-  });
-  const reps = Number(values.reps);
-  if (!Number.isSafeInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
-  const log = (line: string) => (values.json ? process.stderr : process.stdout).write(line + '\n');
+/** A step or epoch row from the alternating samples (`scale`: steps the row's time spans). */
+function trainRow(part: 'step' | 'epoch', name: string, model: string, s: StepSamples, scale: number, backend: BackendInfo): Row {
+  const oursMs = median(s.ours) * scale;
+  const refMs = s.theirs.length ? median(s.theirs) * scale : null;
+  return {
+    case: name,
+    part,
+    model,
+    method: s.method,
+    batch: BATCH,
+    ours_ms: oursMs,
+    ref_ms: refMs,
+    ratio: refMs === null ? null : oursMs / refMs,
+    ours_images_per_s: (BATCH * scale * 1000) / oursMs,
+    ref_images_per_s: refMs === null ? null : (BATCH * scale * 1000) / refMs,
+    backend: backend.name,
+    reps: s.ours.length,
+    ours_trainable: s.ours_trainable,
+    ref_trainable: s.torch_trainable,
+    ours_feature_cache: s.ours_feature_cache,
+    ours_setup_ms: s.ours_setup_ms,
+    ours_peak_tf_mb: s.ours_peak_tf_mb,
+    ours_peak_rss_mb: s.ours_peak_rss_mb,
+    ref_peak_rss_mb: s.ref_peak_rss_mb,
+  };
+}
 
-  const backend = await initBackend();
-  log(`backend: ${backend.name} (${backend.reason})`);
-  const started = await TorchReference.start();
-  const ref = typeof started === 'string' ? undefined : started;
-  log(ref ? `reference: PyTorch ${ref.version}, 1 thread, CPU` : String(started));
-
-  const makers: (() => Promise<BenchCase> | BenchCase)[] = [vitSmallCase];
-  if (existsSync(VIT_MNIST)) makers.unshift(vitMnistCase);
-  else log(`skipping vit-mnist: ${VIT_MNIST} not found`);
-
-  const rows: Row[] = [];
+/** Step rows for every method on one model, then the epoch rows of the cached methods. */
+async function trainRows(
+  model: { name: string; dir: string },
+  parts: Set<string>,
+  methods: string[],
+  torch: SyncTorch | undefined,
+  reps: number,
+  warm: number,
+  backend: BackendInfo,
+  emit: (row: Row) => void,
+): Promise<void> {
+  const loaded = await loadModelFolder(model.dir);
+  torch?.load(model.dir, BATCH);
+  const { imageSize, numChannels } = loaded.config;
   try {
-    for (const make of makers) {
-      const c = await make();
-      try {
-        const row = await benchCase(c, ref, reps, backend);
-        rows.push(row);
-        if (values.json) process.stdout.write(JSON.stringify(row) + '\n');
-      } finally {
-        c.dispose();
+    if (parts.has('step')) {
+      const dataset = syntheticDataset(BATCH * 8, 10, imageSize, numChannels);
+      for (const method of methods) {
+        const s = await timeSteps({ model: loaded, dataset, torch, method, batch: BATCH, warm, timed: reps });
+        emit(trainRow('step', `step ${method} ${model.name}`, model.name, s, 1, backend));
+      }
+    }
+    if (parts.has('epoch')) {
+      const dataset = syntheticDataset(BATCH * EPOCH_STEPS, 10, imageSize, numChannels);
+      for (const method of methods.filter((m) => m === 'linear-probe' || m === 'side')) {
+        const s = await timeSteps({ model: loaded, dataset, torch, method, batch: BATCH, warm, timed: reps, cacheBackbone: false });
+        const name = `epoch2+ ${method} ${model.name} (ours: cached backbone; PyTorch: backbone every epoch)`;
+        emit(trainRow('epoch', name, model.name, s, EPOCH_STEPS, backend));
       }
     }
   } finally {
-    ref?.stop();
+    disposeModel(loaded);
   }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      reps: { type: 'string', default: '5' },
+      warm: { type: 'string', default: '2' },
+      models: { type: 'string', default: 'issue-vit,vit-mnist' },
+      methods: { type: 'string', default: [...TORCH_METHODS].join(',') },
+      parts: { type: 'string', default: 'forward,step,epoch' },
+    },
+  });
+  const int = (v: string, flag: string) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer`);
+    return n;
+  };
+  const reps = int(values.reps, '--reps');
+  const warm = int(values.warm, '--warm');
+  const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+  const models = list(values.models);
+  const parts = new Set(list(values.parts));
+  const methods = list(values.methods);
+  const known = new Set(listMethods().map((m) => m.name));
+  for (const m of methods) if (!known.has(m)) throw new Error(`unknown method "${m}"`);
+  for (const m of models) if (!['issue-vit', 'vit-mnist', 'vit-s16-96px'].includes(m)) throw new Error(`unknown model "${m}"`);
+  for (const p of parts) if (!['forward', 'step', 'epoch'].includes(p)) throw new Error(`unknown part "${p}"`);
+  const log = (line: string) => (values.json ? process.stderr : process.stdout).write(line + '\n');
+
+  log(`machine: ${uptime()} (shared with other processes: timings are noisy)`);
+  const backend = await initBackend();
+  log(`backend: ${backend.name} (${backend.reason})`);
+  const syncTorch = startSyncTorch(log);
+  const started = parts.has('forward') ? await TorchReference.start() : undefined;
+  const ref = started instanceof TorchReference ? started : undefined;
+  if (typeof started === 'string') log(started);
+
+  const tmp = mkdtempSync(path.join(tmpdir(), 'bench-issue-vit-'));
+  const folders: { name: string; dir: string }[] = [];
+  for (const name of models) {
+    if (name === 'issue-vit') {
+      if (!syncTorch) log('skipping issue-vit: its random weights are written by the PyTorch reference, which is unavailable');
+      else {
+        syncTorch.request({ cmd: 'make', config: ISSUE_VIT, dir: tmp });
+        folders.push({ name, dir: tmp });
+      }
+    } else if (name === 'vit-mnist') {
+      const dir = sharedPath('models/vit-mnist');
+      if (dir) folders.push({ name, dir });
+    }
+  }
+
+  const rows: Row[] = [];
+  const emit = (row: Row) => {
+    rows.push(row);
+    if (values.json) process.stdout.write(JSON.stringify(row) + '\n');
+    else log(`${row.case}: ours ${row.ours_ms.toFixed(1)} ms, PyTorch ${row.ref_ms === null ? '-' : row.ref_ms.toFixed(1)} ms`);
+  };
+  try {
+    if (parts.has('forward')) {
+      const cases: (() => Promise<BenchCase> | BenchCase)[] = folders.map((f) => () => folderCase(f.name, f.dir));
+      if (models.includes('vit-s16-96px')) cases.push(vitSmallCase);
+      for (const make of cases) {
+        const c = await make();
+        try {
+          emit(await benchCase(c, ref, reps, backend));
+        } finally {
+          c.dispose();
+        }
+      }
+    }
+    if (parts.has('step') || parts.has('epoch')) {
+      for (const folder of folders) await trainRows(folder, parts, methods, syncTorch, reps, warm, backend, emit);
+    }
+  } finally {
+    ref?.stop();
+    syncTorch?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  log(`machine after: ${uptime()}`);
   if (values.json) return;
-  const f = (x: number | null, d = 1) => (x === null ? '-' : x.toFixed(d));
-  console.log(`\nforward pass, medians of ${reps} interleaved runs (ms per batch; images/s)`);
-  console.log('| case | batch | ours ms | ours img/s | PyTorch ms | PyTorch img/s | ours / PyTorch |');
-  console.log('|---|---|---|---|---|---|---|');
+  const f = (x: unknown, d = 1) => (typeof x === 'number' ? x.toFixed(d) : '-');
+  console.log(`\nmedians of ${reps} interleaved runs after ${warm} warm-up (batch ${BATCH}; epoch = ${EPOCH_STEPS} batches); ms, images/s, peak MB`);
+  console.log('| case | ours ms | PyTorch ms | ours / PyTorch | ours img/s | PyTorch img/s | ours peak tf / RSS MB | PyTorch RSS MB |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
+    const mem = r.part === 'forward' ? '-' : `${f(r.ours_peak_tf_mb, 0)} / ${f(r.ours_peak_rss_mb, 0)}`;
     console.log(
-      `| ${r.case} | ${r.batch} | ${f(r.ours_ms)} | ${f(r.ours_images_per_s)} | ${f(r.ref_ms)} | ${f(r.ref_images_per_s)} | ${f(r.ratio, 2)}× |`,
+      `| ${r.case} | ${f(r.ours_ms)} | ${f(r.ref_ms)} | ${r.ratio === null ? '-' : `${r.ratio.toFixed(2)}×`} | ${f(r.ours_images_per_s)} | ${f(r.ref_images_per_s)} | ${mem} | ${f(r.ref_peak_rss_mb, 0)} |`,
     );
   }
 }

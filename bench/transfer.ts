@@ -8,9 +8,9 @@
 // (scripts/bench_torch_train.py, 1 thread) alternate step by step in the same run; ratios of medians.
 // The data come from Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist or $FASHION_MNIST_DIR).
 import * as tf from '@tensorflow/tfjs';
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir, loadavg } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../main/engine/backend';
@@ -25,38 +25,12 @@ import { openTrainingData } from '../main/engine/train/data';
 import { Rng } from '../main/engine/train/rng';
 import { parseTrainSpec } from '../main/engine/train/spec';
 import { Trainer } from '../main/engine/train/trainer';
+import { lrOf, median, optionsOf, startSyncTorch, timeSteps, uptime } from './train-steps';
 
 const ROOT = path.resolve(__dirname, '..');
 const VIT_MNIST = path.resolve(ROOT, '..', 'shared', 'models', 'vit-mnist');
 const FASHION = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
 const EVAL_IMAGES = 1000;
-
-/** Learning rate per method family (base method name; patch-X uses X's). Found by the trainer work:
- * lr 1e-3 is too low for PEFT (LoRA 5e-3 → 0.780, linear probe 1e-2 → 0.712, full 1e-3 → 0.779). */
-const LR: Record<string, number> = { 'linear-probe': 1e-2, full: 1e-3, lora: 5e-3, vpt: 5e-3, ssf: 5e-3, side: 5e-3, sara: 5e-3 };
-/** Method options: LoRA r8/alpha 16 on the fused qkv (as the PyTorch reference), the rest defaults. */
-const OPTS: Record<string, Record<string, unknown>> = { lora: { r: 8, alpha: 16, targets: ['qkv'] } };
-
-const baseName = (m: string) => (m.startsWith('patch-') ? m.slice('patch-'.length) : m);
-const lrOf = (m: string) => LR[baseName(m)] ?? 5e-3;
-function optionsOf(m: string): Record<string, unknown> {
-  const base = OPTS[baseName(m)];
-  if (!base) return {};
-  return m.startsWith('patch-') ? { baseOptions: base } : base;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const uptime = () => {
-  try {
-    return execFileSync('uptime', { encoding: 'utf8' }).trim();
-  } catch {
-    return `load average: ${loadavg().map((x) => x.toFixed(2)).join(', ')}`;
-  }
-};
 
 interface Result {
   method: string;
@@ -185,60 +159,6 @@ function spawnWorker(method: string, steps: number, perClass: number, batch: num
 }
 
 // ------------------------------------------------------------------------------------- step times
-/**
- * The PyTorch child, driven synchronously over two FIFOs: the Trainer's onEvent callback is
- * synchronous, and a blocking exchange there makes ours and PyTorch's steps strictly alternate.
- */
-class SyncTorch {
-  private readonly dir: string;
-  private readonly wfd: number;
-  private readonly rfd: number;
-  private buf = '';
-  readonly hello: Record<string, unknown>;
-  private readonly child: ReturnType<typeof spawn>;
-
-  constructor() {
-    const python = process.env.PEFT_STUDIO_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-    this.dir = mkdtempSync(path.join(tmpdir(), 'bench-transfer-fifo-'));
-    const req = path.join(this.dir, 'req');
-    const res = path.join(this.dir, 'res');
-    execFileSync('mkfifo', [req, res]);
-    // torch.set_num_threads(1) does not reach a system OpenBLAS: pin it through the environment too.
-    const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
-    this.child = spawn(python, [path.join(ROOT, 'scripts', 'bench_torch_train.py'), '--serve', req, res], { stdio: ['ignore', 'inherit', 'inherit'], env });
-    this.wfd = openSync(req, 'w');
-    this.rfd = openSync(res, 'r');
-    this.hello = this.readLine();
-  }
-
-  private readLine(): Record<string, unknown> {
-    const chunk = Buffer.alloc(65536);
-    while (!this.buf.includes('\n')) {
-      const n = readSync(this.rfd, chunk, 0, chunk.length, null);
-      if (n === 0) throw new Error('PyTorch reference exited');
-      this.buf += chunk.toString('utf8', 0, n);
-    }
-    const i = this.buf.indexOf('\n');
-    const line = this.buf.slice(0, i);
-    this.buf = this.buf.slice(i + 1);
-    const reply = JSON.parse(line) as Record<string, unknown>;
-    if (typeof reply.error === 'string') throw new Error(`PyTorch reference: ${reply.error}`);
-    return reply;
-  }
-
-  request(msg: object): Record<string, unknown> {
-    writeSync(this.wfd, JSON.stringify(msg) + '\n');
-    return this.readLine();
-  }
-
-  stop(): void {
-    closeSync(this.wfd);
-    closeSync(this.rfd);
-    this.child.kill();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
 interface StepRow {
   method: string;
   ours_ms: number;
@@ -249,67 +169,19 @@ interface StepRow {
   timed: number;
 }
 
-/** PyTorch implements these (scripts/bench_torch_train.py); patch-* methods are timed on our side only. */
-const TORCH_METHODS = new Set(['linear-probe', 'full', 'lora', 'vpt', 'ssf', 'side', 'sara']);
-
 async function stepTimes(methods: string[], timed: number, warm: number, batch: number, perClass: number, log: (l: string) => void): Promise<StepRow[]> {
   await initBackend();
   const model = await loadModelFolder(VIT_MNIST);
   const dataset = await openTrainingData(FASHION);
-  let torch: SyncTorch | undefined;
-  try {
-    torch = new SyncTorch();
-    log(`reference: PyTorch ${String(torch.hello.torch)}, ${String(torch.hello.threads)} thread, BLAS ${String(torch.hello.blas)}`);
-    torch.request({ cmd: 'load', weights: path.join(VIT_MNIST, 'model.safetensors'), config: path.join(VIT_MNIST, 'config.json'), batch });
-  } catch (e) {
-    log(`PyTorch reference unavailable (${e instanceof Error ? e.message : String(e)}); ours only`);
-    torch = undefined;
-  }
+  const torch = startSyncTorch(log);
+  torch?.load(VIT_MNIST, batch);
   const rows: StepRow[] = [];
   try {
     for (const method of methods) {
-      const withTorch = torch !== undefined && TORCH_METHODS.has(method);
-      let torchTrainable: number | null = null;
-      if (withTorch) torchTrainable = torch!.request({ cmd: 'setup', method, lr: lrOf(method) }).trainable as number;
-      const ours: number[] = [];
-      const theirs: number[] = [];
-      const outDir = mkdtempSync(path.join(tmpdir(), `bench-steps-${method}-`));
-      const spec = parseTrainSpec({
-        method,
-        methodOptions: optionsOf(method),
-        steps: warm + timed,
-        batchSize: batch,
-        lr: lrOf(method),
-        valFraction: 0,
-        limitPerClass: perClass,
-        evalEvery: 1e9,
-        checkpointEvery: 1e9,
-      });
-      let trainable = 0;
-      const trainer = new Trainer({
-        model,
-        dataset,
-        spec,
-        outDir,
-        onEvent: (e) => {
-          if (e.type === 'start') trainable = e.trainableParams;
-          if (e.type !== 'step') return;
-          const o = (batch * 1000) / e.examplesPerS;
-          const r = withTorch ? (torch!.request({ cmd: 'step' }).ms as number) : undefined;
-          if (e.step <= warm) return;
-          ours.push(o);
-          if (r !== undefined) theirs.push(r);
-        },
-      });
-      try {
-        await trainer.run();
-      } finally {
-        rmSync(outDir, { recursive: true, force: true });
-      }
-      const o = median(ours);
-      const r = theirs.length ? median(theirs) : null;
-      const row = { method, ours_ms: o, torch_ms: r, ratio: r === null ? null : o / r, torch_trainable: torchTrainable, ours_trainable: trainable, timed: ours.length };
-      rows.push(row);
+      const s = await timeSteps({ model, dataset, torch, method, batch, warm, timed, limitPerClass: perClass });
+      const o = median(s.ours);
+      const r = s.theirs.length ? median(s.theirs) : null;
+      rows.push({ method, ours_ms: o, torch_ms: r, ratio: r === null ? null : o / r, torch_trainable: s.torch_trainable, ours_trainable: s.ours_trainable, timed: s.ours.length });
       log(`${method}: ours ${o.toFixed(1)} ms, PyTorch ${r === null ? '-' : r.toFixed(1)} ms`);
     }
   } finally {

@@ -38,6 +38,20 @@ def read_safetensors(path):
     return out
 
 
+def write_safetensors(path, tensors):
+    """F32 tensors in the given order, header padded to 8 bytes (as the engine's writer)."""
+    header, offset, blobs = {}, 0, []
+    for name, t in tensors.items():
+        b = t.detach().contiguous().numpy().astype('<f4').tobytes()
+        header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + len(b)]}
+        offset += len(b)
+        blobs.append(b)
+    h = json.dumps(header).encode()
+    h += b' ' * (-len(h) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+
+
 def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -25,7 +25,11 @@ Usage:
   /usr/bin/python3 scripts/bench_torch_train.py [--methods full,lora] [--reps 7] [--warmup 3] [--json]
   /usr/bin/python3 scripts/bench_torch_train.py --serve REQ_FIFO RES_FIFO   (driven by bench/transfer.ts)
 Serve protocol, JSON lines: {"cmd":"load","weights":P,"config":P,"batch":N} · {"cmd":"setup","method":M,"lr":X}
-→ {"trainable":N} · {"cmd":"step"} → {"ms":X}; a hello line {"torch","threads","blas"} comes first.
+→ {"trainable":N} · {"cmd":"step"} → {"ms":X,"rss_mb":Y} · {"cmd":"make","config":{HF keys},"dir":D} writes a
+randomly initialised lucidrains ViT there (config.json, model.safetensors, preprocessor_config.json) so both
+sides load the same model; a hello line {"torch","threads","blas"} comes first.
+"standard" (setup's "cache_backbone": false) runs linear-probe's and side's frozen backbone on every step
+under no_grad, as a plain PyTorch + HF PEFT loop does, instead of once.
 """
 import os
 
@@ -45,7 +49,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_torch import read_safetensors  # noqa: E402
+from bench_torch import read_safetensors, write_safetensors  # noqa: E402
 from make_vit_fixtures import LucidViT, act_module, attention  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,7 +148,7 @@ class Bench:
         self.x = torch.randn(batch, ch, s, s, generator=g)
         self.y = torch.randint(0, 10, (batch,), generator=g)
 
-    def setup(self, method, lr):
+    def setup(self, method, lr, cache_backbone=True):
         c = {**self.c, 'pooling': self.c.get('pooling', 'cls'), 'num_labels': 10}
         m = LucidViT(c)
         m.load_state_dict(self.weights)
@@ -188,13 +192,21 @@ class Bench:
         elif method == 'side':
             side = SideNetwork(c)
             extra += list(side.parameters())
-            with torch.no_grad():  # the backbone taps once, as the engine's tap cache
+
+            @torch.no_grad()
+            def backbone_taps():
                 p = m.to_patch_embedding(self.x)
                 taps = [torch.cat([m.cls_token.expand(p.shape[0], -1, -1), p], dim=1) + m.pos_embedding]
                 for attn, ff in m.transformer.layers:
                     x = attn(taps[-1]) + taps[-1]
                     taps.append(ff(x) + x)
-            self.forward = lambda: m.mlp_head(side(taps)[:, 0])
+                return taps
+
+            if cache_backbone:  # the backbone taps once, as the engine's tap cache
+                taps = backbone_taps()
+                self.forward = lambda: m.mlp_head(side(taps)[:, 0])
+            else:
+                self.forward = lambda: m.mlp_head(side(backbone_taps())[:, 0])
         elif method == 'sara':
             sites = []
             for attn, ff in m.transformer.layers:
@@ -206,10 +218,16 @@ class Bench:
             extra += [site.values for site in sites]
             self.penalty = lambda: 1e-3 * torch.linalg.matrix_norm(sites[torch.randint(len(sites), ()).item()].delta(), 'nuc')
         elif method == 'linear-probe':
-            with torch.no_grad():  # backbone features once, as the engine's feature cache
+            @torch.no_grad()
+            def backbone_features():
                 p = m.to_patch_embedding(self.x)
-                pooled = m.transformer(torch.cat([m.cls_token.expand(p.shape[0], -1, -1), p], dim=1) + m.pos_embedding)[:, 0]
-            self.forward = lambda: m.mlp_head(pooled)
+                return m.transformer(torch.cat([m.cls_token.expand(p.shape[0], -1, -1), p], dim=1) + m.pos_embedding)[:, 0]
+
+            if cache_backbone:  # backbone features once, as the engine's feature cache
+                pooled = backbone_features()
+                self.forward = lambda: m.mlp_head(pooled)
+            else:
+                self.forward = lambda: m.mlp_head(backbone_features())
         elif method != 'full':
             raise ValueError(f'method {method} not implemented in the PyTorch reference')
         if method != 'sara':
@@ -233,6 +251,29 @@ class Bench:
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
         return (time.perf_counter() - t0) * 1000
+
+
+def rss_mb():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def make_random_vit(config, out_dir):
+    """A lucidrains-layout ViT with PyTorch's default initialisation (seed 0; CLS token and position
+    embeddings N(0, 0.02²)), written as a model folder the engine loads."""
+    torch.manual_seed(0)
+    m = LucidViT({**config, 'pooling': config.get('pooling', 'cls')})
+    with torch.no_grad():
+        m.cls_token.normal_(0, 0.02)
+        m.pos_embedding.normal_(0, 0.02)
+    os.makedirs(out_dir, exist_ok=True)
+    write_safetensors(os.path.join(out_dir, 'model.safetensors'), m.state_dict())
+    with open(os.path.join(out_dir, 'config.json'), 'w') as f:
+        json.dump({'model_type': 'vit', 'layout': 'lucidrains', **config}, f)
+    with open(os.path.join(out_dir, 'preprocessor_config.json'), 'w') as f:
+        s = config['image_size']
+        json.dump({'do_resize': True, 'size': {'height': s, 'width': s}, 'do_rescale': True, 'rescale_factor': 1 / 255,
+                   'do_normalize': True, 'image_mean': [0.5] * config['num_channels'], 'image_std': [0.5] * config['num_channels']}, f)
 
 
 def blas():
@@ -264,10 +305,13 @@ def serve(req, res):
             if msg['cmd'] == 'load':
                 bench = Bench(msg['weights'], msg['config'], msg['batch'])
                 reply = {'ok': True}
+            elif msg['cmd'] == 'make':
+                make_random_vit(msg['config'], msg['dir'])
+                reply = {'ok': True}
             elif msg['cmd'] == 'setup':
-                reply = {'trainable': bench.setup(msg['method'], msg['lr'])}
+                reply = {'trainable': bench.setup(msg['method'], msg['lr'], msg.get('cache_backbone', True))}
             elif msg['cmd'] == 'step':
-                reply = {'ms': bench.step()}
+                reply = {'ms': bench.step(), 'rss_mb': rss_mb()}
             else:
                 raise ValueError(f"unknown command {msg['cmd']}")
         except Exception as e:  # reported to the driver
