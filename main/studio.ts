@@ -52,7 +52,7 @@ export function createStudio(options: StudioOptions) {
     store,
     media,
     events,
-    datasets: createDatasetService(store, media, (hash) => imports.isPending(hash) || store.images.isHashReferenced(hash) || diffusion.holds(hash)),
+    datasets: createDatasetService(store, media, (hash) => imports.isPending(hash) || store.images.isHashReferenced(hash) || diffusion.holds(hash) || store.runs.isPreviewHash(hash)),
     imports,
     labeling: createLabelingService(store, events),
     runs: createRunService(store, media, events, options.dataDir, options.worker),

@@ -92,6 +92,16 @@ const newRun = z
     valFraction: z.number().min(0).lt(1).default(0.1),
     evalEvery: z.number().int().min(1).default(50),
     checkpointEvery: z.number().int().min(1).default(100),
+    /** Only with a diffusion (DiT) base model; the worker fills in what is left out. */
+    diffusion: z
+      .object({
+        classDropout: fraction.optional(),
+        previewEvery: z.number().int().min(1).max(1_000_000).optional(),
+        previewCount: z.number().int().min(1).max(16).optional(),
+        previewSteps: z.number().int().min(1).max(250).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -175,6 +185,8 @@ export const inputSchemas = {
   'runs.log': z.object({ id, lines: z.number().int().min(1).max(5_000).default(200) }).strict(),
   /** A dry run of a few steps in a worker: parameters, step time, peak memory, advice. */
   'runs.estimate': newRun,
+  /** A diffusion run's sample grids, the base model's (step 0) first. */
+  'runs.previews': z.object({ id }).strict(),
   /** The files a run can export or (remote shell) download. */
   'runs.files': z.object({ id }).strict(),
   /** `choose`: a folder picked in the studio's native dialog; `data`: exports/run-<id> in the data folder. */
@@ -457,11 +469,24 @@ export interface CheckpointInfo {
 }
 
 export interface RunDetail extends RunSummary {
+  /** 'diffusion' when the base model is a DiT (the run has sample grids). */
+  task: 'classification' | 'diffusion';
   config: unknown;
   info: Record<string, unknown>;
   metrics: MetricSummary[];
   /** Newest first. */
   checkpoints: CheckpointInfo[];
+}
+
+/** One sample of a diffusion run's preview grid: same seed per index at every step. */
+export interface RunPreview {
+  /** 0: the base model before training. */
+  step: number;
+  index: number;
+  /** The PNG in the media store. */
+  hash: string;
+  /** The model class it was sampled for; '' for the null (unconditional) class. */
+  className: string;
 }
 
 export interface RunLogLine {
@@ -631,6 +656,7 @@ export interface ApiOutputs {
   'runs.extend': RunSummary;
   'runs.log': RunLogLine[];
   'runs.estimate': RunEstimate;
+  'runs.previews': RunPreview[];
   'runs.files': RunFile[];
   'runs.export': RunExport;
   'runs.openFolder': { opened: boolean };
@@ -670,12 +696,14 @@ export interface StudioEvents {
   'datasets.changed': { datasetId: number };
   'run.progress': RunSummary;
   'run.log': { id: number; lines: RunLogLine[] };
+  /** A diffusion run stored a new sample grid. */
+  'run.previews': { id: number; step: number };
   /** A diffusion.sample with a jobId: denoising steps done of all (samples × steps). */
   'diffusion.progress': { jobId: string; done: number; total: number };
 }
 
 export type EventName = keyof StudioEvents;
-export const eventNames: EventName[] = ['job.progress', 'datasets.changed', 'run.progress', 'run.log', 'diffusion.progress'];
+export const eventNames: EventName[] = ['job.progress', 'datasets.changed', 'run.progress', 'run.log', 'run.previews', 'diffusion.progress'];
 
 // ---------- errors and the wire format ----------
 

@@ -45,6 +45,7 @@ export function createHandlers(studio: Studio): Handlers {
     'runs.extend': ({ id, steps }) => runs.extend(id, steps),
     'runs.log': ({ id, lines }) => runs.log(id, lines),
     'runs.estimate': (input) => runs.estimate(input),
+    'runs.previews': ({ id }) => runs.previews(id),
     'runs.files': ({ id }) => studio.runExport.files(id),
     'runs.export': ({ id, items, destination }) => studio.runExport.exportTo(id, items, destination),
     'runs.openFolder': ({ id }) => studio.runExport.openFolder(id),

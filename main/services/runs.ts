@@ -1,9 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { isDiffusionModel, type ParsedInput, type RunDetail, type RunEstimate, type RunSummary } from '../../preload/api';
+import { isDiffusionModel, type ParsedInput, type RunDetail, type RunEstimate, type RunPreview, type RunSummary } from '../../preload/api';
+import { DIFFUSION_METHODS } from '../engine/diffusion/finetune';
 import { extendedSpec } from '../engine/train/trainer';
 import type { TrainSpec } from '../engine/train/spec';
 import { writeFileAtomic } from '../engine/io/atomic';
@@ -13,7 +14,8 @@ import type { Store } from '../store';
 import type { MetricPoint, RunRow } from '../store/runs';
 import { notFound, ServiceError } from './errors';
 import type { EventBus } from './events';
-import type { MediaStore } from './media';
+import { intakeImage } from './image-intake';
+import { sha256, type MediaStore } from './media';
 import { adviseEstimate, dryRun } from './run-estimate';
 import { createRunLogs } from './run-log';
 
@@ -49,6 +51,8 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
   const runDir = (id: number) => runFolder(dataDir, id);
   const logs = createRunLogs(runDir, (id, lines) => events.emit('run.log', { id, lines }));
   let estimating = false;
+  /** Preview grids being moved into the media store (idle() waits for them). */
+  const storingPreviews = new Set<Promise<void>>();
 
   const requireRun = (id: number): RunRow => {
     const run = store.runs.get(id);
@@ -136,9 +140,34 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
         const { summary } = message;
         return info(`${summary.stopped ? 'stopped' : 'finished'} at step ${summary.steps} after ${summary.wallS.toFixed(1)} s`);
       }
+      case 'conditioning': {
+        const mapped = message.classes.filter((c) => c.modelClass !== null);
+        const unmatched = message.classes.filter((c) => c.modelClass === null).map((c) => c.dataClass);
+        if (mapped.length > 0) info(`class-conditional: ${mapped.map((c) => `${c.dataClass} → ${c.modelClass}`).join(', ')}`);
+        if (unmatched.length > 0) logs.write(id, 'warn', `not classes of the model, trained unconditionally (null class): ${unmatched.join(', ')}`);
+        return;
+      }
+      case 'previews':
+        return info(message.step === 0 ? `base model samples (${message.files.length})` : `samples at step ${message.step}`);
       case 'error':
         return logs.write(id, 'error', message.message);
     }
+  }
+
+  /** Moves a grid's PNGs into the media store, lists them, and tells the run page. */
+  async function storePreviews(id: number, step: number, files: readonly string[], classes: readonly string[]) {
+    const items: RunPreview[] = [];
+    for (const [index, file] of files.entries()) {
+      const png = await readFile(file);
+      const intake = await intakeImage(png);
+      if (!intake.ok) throw new Error(`sample ${file} failed its intake: ${intake.reason}`);
+      const hash = sha256(png);
+      await media.put(hash, png, intake.thumbnail);
+      items.push({ step, index, hash, className: classes[index] ?? '' });
+    }
+    store.runs.addPreviews(id, items);
+    await Promise.all(files.map((file) => rm(file, { force: true })));
+    events.emit('run.previews', { id, step });
   }
 
   function onMessage(id: number, message: WorkerMessage) {
@@ -182,6 +211,16 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
           { name: 'val_loss', context: '', step: message.step, value: message.valLoss, time: now },
           { name: 'val_accuracy', context: '', step: message.step, value: message.valAccuracy, time: now },
         ]);
+      case 'conditioning':
+        store.runs.mergeInfo(id, { conditioning: message.classes });
+        return;
+      case 'previews': {
+        const storing = storePreviews(id, message.step, message.files, message.classes)
+          .catch((error: unknown) => logs.write(id, 'warn', `samples of step ${message.step} not stored: ${(error as Error).message}`))
+          .finally(() => storingPreviews.delete(storing));
+        storingPreviews.add(storing);
+        return;
+      }
       case 'checkpoint':
         flush(id);
         store.runs.addCheckpoint(id, message.step, message.path, message.sha256);
@@ -205,7 +244,7 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
   const setSpec = (id: number, spec: TrainSpec) => store.runs.setConfig(id, { ...(requireRun(id).config as object), spec });
 
   function launch(run: RunRow, resume: boolean) {
-    const config = run.config as { modelDir: string; manifest: string; spec: Record<string, unknown> };
+    const config = run.config as { modelDir: string; manifest: string; spec: Record<string, unknown>; diffusion?: Record<string, unknown> };
     const child = fork(worker.modulePath, [], { execArgv: worker.execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const state: LiveRun = { child, stopRequested: false, finished: false, buffer: [], timer: null, stderr: '', pendingSteps: 0 };
     live.set(run.id, state);
@@ -221,7 +260,7 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
     child.once('message', () => {
       const request: WorkerRequest = {
         type: 'start',
-        run: { modelDir: config.modelDir, dataDir: config.manifest, outDir: runDir(run.id), resume: resume ? runDir(run.id) : undefined, spec: config.spec as never },
+        run: { modelDir: config.modelDir, dataDir: config.manifest, outDir: runDir(run.id), resume: resume ? runDir(run.id) : undefined, spec: config.spec as never, diffusion: config.diffusion },
       };
       child.send(request);
     });
@@ -245,9 +284,11 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
   }
 
   /** The labelled images of a dataset outside its test split, as the worker reads them. */
-  function writeManifest(datasetId: number, file: string) {
+  function writeManifest(datasetId: number, file: string, task: 'classification' | 'diffusion' = 'classification') {
     const classes = store.datasets.classes(datasetId).filter((c) => c.imageCount > 0);
-    if (classes.length < 2) throw new ServiceError('validation', 'Label images of at least two classes before training.');
+    // A generator learns from one class as well; a classifier needs two to tell apart.
+    if (task === 'diffusion' && classes.length === 0) throw new ServiceError('validation', 'Label some images before fine-tuning a diffusion model on them.');
+    if (task === 'classification' && classes.length < 2) throw new ServiceError('validation', 'Label images of at least two classes before training.');
     const labelOf = new Map(classes.map((c, index) => [c.id, index]));
     const manifest: DatasetManifest = { classes: classes.map((c) => c.name), items: [] };
     const PAGE = 5_000;
@@ -269,17 +310,22 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
     if (!dataset) throw notFound(`Dataset ${input.datasetId}`);
     const model = store.models.list().find((m) => m.id === input.modelId);
     if (!model) throw notFound(`Model ${input.modelId}`);
+    const { name: _name, datasetId: _datasetId, modelId: _modelId, method, methodOptions, diffusion, ...training } = input;
+    const spec = { method, methodOptions, ...training };
     if (isDiffusionModel(model)) {
-      throw new ServiceError('validation', `${model.name} is a diffusion model; runs here fine-tune classifiers (diffusion fine-tuning: peft-studio train --task diffusion)`);
+      if (!(DIFFUSION_METHODS as readonly string[]).includes(method)) {
+        throw new ServiceError('validation', `${model.name} is a diffusion model: fine-tune it with ${DIFFUSION_METHODS.join(', ')}, not ${method}.`);
+      }
+      return { dataset, model, spec, diffusion: diffusion ?? {} };
     }
+    if (diffusion) throw new ServiceError('validation', `${model.name} is a classifier: diffusion settings apply only to a diffusion (DiT) base model.`);
     const { getMethod } = await import('../engine/methods/registry');
     try {
       getMethod(input.method);
     } catch (error) {
       throw new ServiceError('validation', (error as Error).message);
     }
-    const { name: _name, datasetId: _datasetId, modelId: _modelId, method, methodOptions, ...training } = input;
-    return { dataset, model, spec: { method, methodOptions, ...training } };
+    return { dataset, model, spec, diffusion: undefined };
   }
 
   /** Raises a run's budget while no worker runs it, and resumes it (a finished run too). */
@@ -292,25 +338,26 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
 
   const service = {
     async create(input: ParsedInput<'runs.create'>): Promise<RunSummary> {
-      const { dataset, model, spec } = await resolveNewRun(input);
+      const { dataset, model, spec, diffusion } = await resolveNewRun(input);
       const { name, datasetId, modelId, method } = input;
       const id = store.runs.create(name ?? `${method} on ${dataset.name}`, datasetId, modelId, method, {});
       const manifest = join(runDir(id), 'data.json');
       await mkdir(runDir(id), { recursive: true });
       try {
-        await writeManifest(datasetId, manifest);
+        await writeManifest(datasetId, manifest, diffusion ? 'diffusion' : 'classification');
       } catch (error) {
         store.runs.setStatus(id, 'failed', (error as Error).message);
         throw error;
       }
-      store.runs.setConfig(id, { modelDir: model.path, manifest, spec });
+      store.runs.setConfig(id, { modelDir: model.path, manifest, spec, ...(diffusion ? { diffusion } : {}) });
       launch(requireRun(id), false);
       return summaryOf(requireRun(id));
     },
     list: (): RunSummary[] => store.runs.list().map(summaryOf),
     get(id: number): RunDetail {
       const run = requireRun(id);
-      return { ...summaryOf(run), config: run.config, info: run.info, metrics: store.runs.summaries(id), checkpoints: store.runs.checkpoints(id) };
+      const task = (run.config as { diffusion?: unknown }).diffusion ? 'diffusion' : 'classification';
+      return { ...summaryOf(run), task, config: run.config, info: run.info, metrics: store.runs.summaries(id), checkpoints: store.runs.checkpoints(id) };
     },
     /** Asks the training worker for a checkpoint at its next step boundary. */
     checkpoint(id: number): RunSummary {
@@ -346,7 +393,9 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
     },
     /** A dry run of the settings in a worker: measured step time and memory, and advice. */
     async estimate(input: ParsedInput<'runs.estimate'>): Promise<RunEstimate> {
-      const { model, spec } = await resolveNewRun(input);
+      const { model, spec, diffusion } = await resolveNewRun(input);
+      // The dry run measures the classification trainer; a diffusion run shows examples/s as it goes.
+      if (diffusion) throw new ServiceError('validation', `${model.name} is a diffusion model: estimates measure classifier runs; start the run and watch its examples/s.`);
       if (estimating) throw new ServiceError('conflict', 'An estimate is already running; wait for it to finish.');
       estimating = true;
       const scratch = join(dataDir, 'tmp', `estimate-${process.pid}-${Date.now()}`);
@@ -360,6 +409,11 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
         estimating = false;
         await rm(scratch, { recursive: true, force: true });
       }
+    },
+    /** A diffusion run's sample grids, step 0 (the base model) first. */
+    previews(id: number): RunPreview[] {
+      requireRun(id);
+      return store.runs.previews(id);
     },
     metrics: (id: number, name: string, afterStep: number, maxPoints?: number) => {
       requireRun(id);
@@ -395,6 +449,7 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
     /** Resolves when no worker is alive and every log line has landed (tests, shutdown). */
     async idle(): Promise<void> {
       while (live.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      await Promise.all(storingPreviews);
       await logs.flushed();
     },
     /** At shutdown: workers are killed; their runs show as interrupted and resume from the last checkpoint. */

@@ -1,4 +1,4 @@
-import type { MetricSummary, RunStatus } from '../../preload/api';
+import type { MetricSummary, RunPreview, RunStatus } from '../../preload/api';
 import type { Db } from './db';
 
 
@@ -121,6 +121,17 @@ export function createRunsRepo(db: Db) {
     'SELECT step, created_at FROM checkpoints WHERE run_id = ? ORDER BY step DESC',
   );
 
+  const addPreview = db.prepare<[number, number, number, string, string]>(
+    'INSERT OR REPLACE INTO run_previews (run_id, step, idx, hash, class_name) VALUES (?, ?, ?, ?, ?)',
+  );
+  const previews = db.prepare<[number], { step: number; idx: number; hash: string; class_name: string }>(
+    'SELECT step, idx, hash, class_name FROM run_previews WHERE run_id = ? ORDER BY step, idx',
+  );
+  const previewHash = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM run_previews WHERE hash = ? LIMIT 1');
+  const addPreviews = db.transaction((runId: number, items: readonly RunPreview[]) => {
+    for (const p of items) addPreview.run(runId, p.step, p.index, p.hash, p.className);
+  });
+
   const appendMetrics = db.transaction((runId: number, points: readonly MetricPoint[]) => {
     const touched = new Set<string>();
     for (const p of points) {
@@ -169,6 +180,11 @@ export function createRunsRepo(db: Db) {
     latestCheckpoint: (runId: number) => latestCheckpoint.get(runId),
     /** Newest first. */
     checkpoints: (runId: number) => checkpoints.all(runId).map((c) => ({ step: c.step, createdAt: c.created_at })),
+    /** One sample grid (a grid stored again, as a resume replays a step, replaces the old one). */
+    addPreviews: (runId: number, items: readonly RunPreview[]): void => addPreviews(runId, items),
+    /** Step order (the base model's step 0 first), then sample index. */
+    previews: (runId: number): RunPreview[] => previews.all(runId).map((p) => ({ step: p.step, index: p.idx, hash: p.hash, className: p.class_name })),
+    isPreviewHash: (hash: string): boolean => previewHash.get(hash) !== undefined,
   };
 }
 

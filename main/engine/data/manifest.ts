@@ -6,7 +6,8 @@ import { decodeFile, type ImageDataset } from './dataset';
 
 export const manifestSchema = z
   .object({
-    classes: z.array(z.string()).min(2, 'a run needs at least two classes'),
+    // One class is enough for a diffusion run; the run service asks two of a classifier's.
+    classes: z.array(z.string()).min(1, 'a run needs at least one class'),
     items: z.array(
       z.object({
         file: z.string().min(1),

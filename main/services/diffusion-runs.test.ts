@@ -1,0 +1,76 @@
+// Diffusion runs through the run service: a DiT base model makes a diffusion run in the worker,
+// whose sample grids land in the media store as previews (base model first), with the class
+// conditioning recorded in the run's info.
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { inputSchemas } from '../../preload/api';
+import { writeDigitFolder } from '../../test/digits';
+import { tempStudio } from '../../test/studio';
+import { importModel } from './models';
+
+// The tiny DiT fixture (8×8 grey, classes "0"…"3"): the digit folder's "1" is one of its classes.
+const TINY_DIT = join(__dirname, '../../test/fixtures/dit/dit_tiny_grey');
+
+/** The input as the API hands it on: validated, defaults filled in. */
+const newRun = (input: unknown) => inputSchemas['runs.create'].parse(input);
+
+describe('diffusion runs', () => {
+  let current: ReturnType<typeof tempStudio> | undefined;
+  afterEach(async () => {
+    await current?.studio.close();
+    current = undefined;
+  });
+
+  async function setup(classes: Record<string, number>) {
+    current = tempStudio();
+    const { studio } = current;
+    const folder = mkdtempSync(join(tmpdir(), 'studio-diffusion-data-'));
+    await writeDigitFolder(folder, classes);
+    const datasetId = studio.datasets.create('digits').id;
+    await studio.imports.start(datasetId, { kind: 'folder', path: folder });
+    await studio.imports.idle();
+    const model = await importModel(studio.store, TINY_DIT);
+    return { studio, datasetId, modelId: model.id };
+  }
+
+  it('trains a one-class LoRA run and stores the base grid and each preview grid as media', async () => {
+    const { studio, datasetId, modelId } = await setup({ '1': 6 });
+    const stored: number[] = [];
+    studio.events.subscribe((event, payload) => event === 'run.previews' && stored.push((payload as { step: number }).step));
+    const created = await studio.runs.create(
+      newRun({
+        datasetId,
+        modelId,
+        method: 'lora',
+        methodOptions: { targets: ['qkv'] },
+        steps: 4,
+        batchSize: 2,
+        lr: 1e-2,
+        checkpointEvery: 100,
+        diffusion: { previewEvery: 2, previewCount: 3, previewSteps: 2 },
+      }),
+    );
+    await studio.runs.idle();
+    const run = studio.runs.get(created.id);
+    expect(run.error).toBeNull();
+    expect(run).toMatchObject({ status: 'done', task: 'diffusion', step: 4, lastCheckpointStep: 4 });
+    expect(run.info.conditioning).toEqual([{ dataClass: '1', modelClass: '1' }]);
+    expect(studio.runs.metrics(created.id, 'loss', -1).map((p) => p.step)).toEqual([1, 2, 3, 4]);
+    const previews = studio.runs.previews(created.id);
+    expect(previews.map((p) => `${p.step}/${p.index}`)).toEqual(['0/0', '0/1', '0/2', '2/0', '2/1', '2/2', '4/0', '4/1', '4/2']);
+    expect(previews.every((p) => p.className === '1')).toBe(true);
+    expect(stored).toEqual([0, 2, 4]);
+    for (const p of previews) expect(existsSync(current!.studio.media.pathOf('image', p.hash))).toBe(true);
+    // Previews are kept by a media sweep (they are referenced by the run).
+    await studio.datasets.sweepMedia();
+    for (const p of previews) expect(existsSync(current!.studio.media.pathOf('image', p.hash))).toBe(true);
+  });
+
+  it('refuses classification methods on a DiT and estimates of diffusion runs', async () => {
+    const { studio, datasetId, modelId } = await setup({ '1': 2, '2': 2 });
+    await expect(studio.runs.create(newRun({ datasetId, modelId, method: 'bitfit' }))).rejects.toThrow(/diffusion model: fine-tune it with full, lora, sara, ssf/);
+    await expect(studio.runs.estimate(newRun({ datasetId, modelId, method: 'lora' }))).rejects.toThrow(/estimates measure classifier runs/);
+  });
+});
