@@ -377,6 +377,9 @@ export function isDiffusionModel(model: Pick<ModelSummary, 'layout'>): boolean {
   return model.layout === 'dit';
 }
 
+/** The methods a diffusion run offers (those with sites in a DiT); the engine's DIFFUSION_METHODS. */
+export const DIFFUSION_RUN_METHODS: readonly string[] = ['full', 'lora', 'sara', 'ssf'];
+
 /** An image a diffusion model made (a sample or an edit), stored in the media store by hash. */
 export interface GeneratedImage {
   hash: string;

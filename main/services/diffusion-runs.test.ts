@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { inputSchemas } from '../../preload/api';
+import { DIFFUSION_RUN_METHODS, inputSchemas } from '../../preload/api';
+import { DIFFUSION_METHODS } from '../engine/diffusion/finetune';
 import { writeDigitFolder } from '../../test/digits';
 import { tempStudio } from '../../test/studio';
 import { importModel } from './models';
@@ -66,6 +67,10 @@ describe('diffusion runs', () => {
     // Previews are kept by a media sweep (they are referenced by the run).
     await studio.datasets.sweepMedia();
     for (const p of previews) expect(existsSync(current!.studio.media.pathOf('image', p.hash))).toBe(true);
+  });
+
+  it('offers the methods the engine can apply to a DiT', () => {
+    expect(DIFFUSION_RUN_METHODS).toEqual(DIFFUSION_METHODS);
   });
 
   it('refuses classification methods on a DiT and estimates of diffusion runs', async () => {

@@ -50,6 +50,8 @@ describe('diffusion run', () => {
     ]);
     expect(previewClasses(ids, 4, 3)).toEqual([1, 1, 1]);
     expect(previewClasses([4], 4, 2)).toEqual([4, 4]);
+    // Folder names that cannot hold the model's punctuation still match.
+    expect(conditioningOf(['T-shirt_top', 'Ankle_boot'], ['T-shirt/top', 'Ankle boot']).ids).toEqual([0, 1]);
   });
 
   it('trains, previews the same seeds at step 0 and every N steps, stops with a checkpoint and resumes to the end', async () => {

@@ -42,10 +42,13 @@ export type DiffusionRunEvent =
   /** One grid of PNG files sampled at `step` (0: the base model), with each sample's class ('' = null class). */
   | { type: 'previews'; step: number; files: string[]; classes: string[] };
 
-/** Data class → model class id by (case-insensitive) name; unmatched classes train unconditionally. */
+/** A class name as compared: case, spaces and punctuation aside ("T-shirt_top" is "T-shirt/top"). */
+const nameKey = (name: string) => name.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
+
+/** Data class → model class id by name; unmatched classes train unconditionally. */
 export function conditioningOf(dataClasses: readonly string[], id2label: readonly string[]): { ids: number[]; classes: ClassConditioning[] } {
-  const lower = id2label.map((n) => n.toLowerCase());
-  const ids = dataClasses.map((name) => lower.indexOf(name.toLowerCase()));
+  const keys = id2label.map(nameKey);
+  const ids = dataClasses.map((name) => keys.indexOf(nameKey(name)));
   return {
     ids: ids.map((id) => (id < 0 ? id2label.length : id)),
     classes: dataClasses.map((dataClass, i) => ({ dataClass, modelClass: ids[i]! < 0 ? null : id2label[ids[i]!]! })),

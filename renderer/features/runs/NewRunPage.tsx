@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { isDiffusionModel, type ApiInput, type DatasetSummary, type MethodInfo, type ModelSummary, type RunEstimate } from '../../../preload/api';
+import { DIFFUSION_RUN_METHODS, isDiffusionModel, type ApiInput, type DatasetSummary, type MethodInfo, type ModelSummary, type RunEstimate } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { navigate } from '../../app/router';
 import { useStudio, useToast } from '../../app/StudioProvider';
@@ -26,6 +26,19 @@ const TRAINING_FIELDS = [
 
 type TrainingKey = (typeof TRAINING_FIELDS)[number]['key'];
 
+/** Validation belongs to classifiers: a diffusion run trains on every labelled image. */
+const CLASSIFIER_ONLY: ReadonlySet<TrainingKey> = new Set(['valFraction', 'evalEvery']);
+
+/** A diffusion run's own settings; an empty field takes the worker's default. */
+const DIFFUSION_FIELDS = [
+  { key: 'classDropout', label: 'Class dropout', initial: '0.1', step: 'any', min: '0', help: 'share of images trained as the null class (keeps guidance working)' },
+  { key: 'previewEvery', label: 'Samples every', initial: '', step: '1', min: '1', help: 'steps between sample grids (empty: every quarter of the budget)' },
+  { key: 'previewCount', label: 'Samples per grid', initial: '8', step: '1', min: '1', help: 'same seeds at every step, 16 at most' },
+  { key: 'previewSteps', label: 'Sampling steps', initial: '20', step: '1', min: '1', help: 'DDIM steps per grid (fewer: faster, rougher)' },
+] as const;
+
+type DiffusionKey = (typeof DIFFUSION_FIELDS)[number]['key'];
+
 export function NewRunPage() {
   usePageCrumbs([
     { label: 'Runs', href: '#/runs' },
@@ -38,7 +51,7 @@ export function NewRunPage() {
   useEffect(() => {
     let alive = true;
     Promise.all([client.api['datasets.list']({}), client.api['models.list']({}), client.api['methods.list']({})]).then(
-      ([datasets, models, methods]) => alive && setCatalog({ datasets, models: models.filter((m) => !isDiffusionModel(m)), methods }),
+      ([datasets, models, methods]) => alive && setCatalog({ datasets, models, methods }),
       (e: unknown) => alive && setLoadError(errorMessage(e)),
     );
     return () => {
@@ -78,8 +91,16 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
   const [name, setName] = useState('');
   const [datasetId, setDatasetId] = useState(String(catalog.datasets.at(-1)!.id));
   const [modelId, setModelId] = useState(String(catalog.models.at(-1)!.id));
-  const [methodName, setMethodName] = useState(catalog.methods.find((m) => m.name === 'lora')?.name ?? catalog.methods[0]?.name ?? '');
-  const method = catalog.methods.find((m) => m.name === methodName);
+  const model = catalog.models.find((m) => String(m.id) === modelId);
+  const diffusion = model !== undefined && isDiffusionModel(model);
+  // A DiT takes only the methods with sites in it; a classifier every registered one.
+  const methods = diffusion ? catalog.methods.filter((m) => DIFFUSION_RUN_METHODS.includes(m.name)) : catalog.methods;
+  const [chosenMethod, setMethodName] = useState(catalog.methods.find((m) => m.name === 'lora')?.name ?? catalog.methods[0]?.name ?? '');
+  const methodName = methods.some((m) => m.name === chosenMethod) ? chosenMethod : (methods.find((m) => m.name === 'lora') ?? methods[0])?.name ?? '';
+  const method = methods.find((m) => m.name === methodName);
+  const [diffusionTexts, setDiffusionTexts] = useState<Record<DiffusionKey, string>>(
+    () => Object.fromEntries(DIFFUSION_FIELDS.map((f) => [f.key, f.initial])) as Record<DiffusionKey, string>,
+  );
   const [optionTexts, setOptionTexts] = useState<Record<string, Record<string, string>>>({});
   const [training, setTraining] = useState<Record<TrainingKey, string>>(
     () => Object.fromEntries(TRAINING_FIELDS.map((f) => [f.key, f.initial])) as Record<TrainingKey, string>,
@@ -88,7 +109,7 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   // An estimate is of the settings it ran with: shown only while they stay the same.
-  const settings = JSON.stringify([datasetId, modelId, methodName, optionTexts, training]);
+  const settings = JSON.stringify([datasetId, modelId, methodName, optionTexts, training, diffusionTexts]);
   const [estimated, setEstimated] = useState<{ settings: string; estimate: RunEstimate } | null>(null);
   const estimate = estimated?.settings === settings ? estimated.estimate : null;
   const [estimating, setEstimating] = useState(false);
@@ -120,10 +141,26 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
       if (training[field.key].trim() === '' || !Number.isFinite(value)) problems[field.key] = 'a number is required';
       numbers[field.key] = value;
     }
+    const diffusionSettings: Partial<Record<DiffusionKey, number>> = {};
+    for (const field of diffusion ? DIFFUSION_FIELDS : []) {
+      const text = diffusionTexts[field.key].trim();
+      if (text === '') continue;
+      const value = Number(text);
+      if (!Number.isFinite(value)) problems[`diffusion.${field.key}`] = 'a number is required';
+      diffusionSettings[field.key] = value;
+    }
     setErrors(problems);
     setFormError(null);
     if (Object.keys(problems).length > 0) return null;
-    return { name: name.trim() || undefined, datasetId: Number(datasetId), modelId: Number(modelId), method: methodName, methodOptions, ...numbers };
+    return {
+      name: name.trim() || undefined,
+      datasetId: Number(datasetId),
+      modelId: Number(modelId),
+      method: methodName,
+      methodOptions,
+      ...numbers,
+      ...(diffusion ? { diffusion: diffusionSettings } : {}),
+    };
   };
 
   const showError = (e: unknown) => {
@@ -202,7 +239,9 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
           </select>
           {errors.datasetId ? fieldError('datasetId', 'run-dataset') : (
             <p className="field-hint">
-              {formatInt(labelled)} labelled images train and validate; the test split is held out.
+              {diffusion
+                ? `${formatInt(labelled)} labelled images train the generator (the test split is held out); classes named like the model's condition it, others train unconditionally.`
+                : `${formatInt(labelled)} labelled images train and validate; the test split is held out.`}
             </p>
           )}
         </div>
@@ -211,16 +250,22 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
           <select id="run-model" className="input" value={modelId} onChange={(e) => setModelId(e.target.value)}>
             {catalog.models.map((m) => (
               <option key={m.id} value={m.id}>
-                {m.name} ({m.imageSize}×{m.imageSize}, {m.layout})
+                {m.name} ({m.imageSize}×{m.imageSize}, {isDiffusionModel(m) ? 'diffusion' : m.layout})
               </option>
             ))}
           </select>
+          {diffusion ? (
+            <p className="field-hint" data-testid="diffusion-run-hint">
+              A diffusion model: the run fine-tunes the generator and shows a grid of samples (same seeds) as it trains. Its classes:{' '}
+              {model.classes.join(', ')}.
+            </p>
+          ) : null}
           {fieldError('modelId', 'run-model')}
         </div>
         <div className="field">
           <label htmlFor="run-method">Method</label>
           <select id="run-method" className="input" value={methodName} onChange={(e) => setMethodName(e.target.value)} aria-describedby="run-method-help">
-            {catalog.methods.map((m) => (
+            {methods.map((m) => (
               <option key={m.name} value={m.name}>
                 {m.name}
               </option>
@@ -288,7 +333,7 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
       <fieldset className="run-form-section" disabled={busy}>
         <legend>Training</legend>
         <div className="run-form-grid">
-          {TRAINING_FIELDS.map((field) => (
+          {TRAINING_FIELDS.filter((field) => !diffusion || !CLASSIFIER_ONLY.has(field.key)).map((field) => (
             <div className="field" key={field.key}>
               <label htmlFor={`run-${field.key}`}>{field.label}</label>
               <input
@@ -312,6 +357,35 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
         </div>
       </fieldset>
 
+      {diffusion ? (
+        <fieldset className="run-form-section" disabled={busy}>
+          <legend>Diffusion</legend>
+          <div className="run-form-grid">
+            {DIFFUSION_FIELDS.map((field) => (
+              <div className="field" key={field.key}>
+                <label htmlFor={`run-diffusion-${field.key}`}>{field.label}</label>
+                <input
+                  id={`run-diffusion-${field.key}`}
+                  className="input"
+                  type="number"
+                  inputMode="decimal"
+                  step={field.step}
+                  min={field.min}
+                  value={diffusionTexts[field.key]}
+                  onChange={(e) => setDiffusionTexts((t) => ({ ...t, [field.key]: e.target.value }))}
+                  aria-invalid={errors[`diffusion.${field.key}`] ? true : undefined}
+                  aria-describedby={`run-diffusion-${field.key}-help`}
+                />
+                <p id={`run-diffusion-${field.key}-help`} className="field-hint">
+                  {field.help}
+                </p>
+                {fieldError(`diffusion.${field.key}`, `run-diffusion-${field.key}`)}
+              </div>
+            ))}
+          </div>
+        </fieldset>
+      ) : null}
+
       {formError ? (
         <div className="callout callout-error" role="alert" data-testid="run-create-error">
           <span>{formError}</span>
@@ -322,15 +396,17 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
         <button type="submit" className="button button-primary" disabled={busy}>
           {busy ? 'Starting…' : 'Start run'}
         </button>
-        <button
-          type="button"
-          className="button"
-          disabled={busy || estimating}
-          onClick={() => void runEstimate()}
-          title="Runs a few training steps in a separate process to measure time per step and peak memory"
-        >
-          {estimating ? 'Measuring…' : 'Estimate (dry run)'}
-        </button>
+        {diffusion ? null : (
+          <button
+            type="button"
+            className="button"
+            disabled={busy || estimating}
+            onClick={() => void runEstimate()}
+            title="Runs a few training steps in a separate process to measure time per step and peak memory"
+          >
+            {estimating ? 'Measuring…' : 'Estimate (dry run)'}
+          </button>
+        )}
         <a className="button button-ghost" href="#/runs">
           Cancel
         </a>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { RunDetail, RunSummary } from '../../../preload/api';
 import { usePageCrumbs } from '../../app/chrome';
 import { navigate } from '../../app/router';
@@ -12,6 +12,7 @@ import { EvaluationPanel } from './EvaluationPanel';
 import { MetricChart } from './MetricChart';
 import { RunExportPanel } from './RunExportPanel';
 import { RunLogPanel } from './RunLogPanel';
+import { RunSamplesPanel } from './RunSamplesPanel';
 import {
   etaSeconds,
   formatAccuracy,
@@ -169,7 +170,7 @@ export function RunPage({ runId }: { runId: number }) {
               </span>
             </span>
           ) : null}
-          {isActive(run.status) ? null : (
+          {isActive(run.status) || run.task === 'diffusion' ? null : (
             <a className="button button-ghost" href={routeHash({ name: 'previews', source: { kind: 'run', id: run.id } })} title="Predict images with this run's model">
               Try it
             </a>
@@ -226,12 +227,19 @@ export function RunPage({ runId }: { runId: number }) {
           <dt>Last loss</dt>
           <dd>{run.lastLoss === null ? '—' : run.lastLoss.toFixed(4)}</dd>
         </div>
-        <div>
-          <dt>Val accuracy (best / last)</dt>
-          <dd data-testid="run-accuracy">
-            {formatAccuracy(run.bestValAccuracy)} / {formatAccuracy(run.lastValAccuracy)}
-          </dd>
-        </div>
+        {run.task === 'diffusion' ? (
+          <div>
+            <dt>Conditioning</dt>
+            <dd data-testid="run-conditioning">{conditioningText(run.info.conditioning)}</dd>
+          </div>
+        ) : (
+          <div>
+            <dt>Val accuracy (best / last)</dt>
+            <dd data-testid="run-accuracy">
+              {formatAccuracy(run.bestValAccuracy)} / {formatAccuracy(run.lastValAccuracy)}
+            </dd>
+          </div>
+        )}
         <div>
           <dt>Created</dt>
           <dd>{formatDateTime(run.createdAt)}</dd>
@@ -250,9 +258,9 @@ export function RunPage({ runId }: { runId: number }) {
         </div>
       </dl>
 
-      <RunCharts series={series} version={version} />
+      <RunCharts series={series} version={version} samples={run.task === 'diffusion' ? <RunSamplesPanel runId={runId} /> : null} />
 
-      <EvaluationPanel run={run} />
+      {run.task === 'diffusion' ? null : <EvaluationPanel run={run} />}
 
       <RunExportPanel run={run} />
 
@@ -272,7 +280,22 @@ const pointsOf = (s: Series, last = 60) => {
   return s.steps.slice(from).map((step, i) => ({ step, time: s.times[from + i]! }));
 };
 
-function RunCharts({ series, version }: { series: Record<string, Series>; version: number }) {
+/** How a diffusion run's data classes condition the model (from the worker's report). */
+function conditioningText(conditioning: unknown): string {
+  if (!Array.isArray(conditioning)) return 'known once the run starts';
+  const classes = conditioning as { dataClass: string; modelClass: string | null }[];
+  const mapped = classes.filter((c) => c.modelClass !== null).map((c) => (c.dataClass === c.modelClass ? c.dataClass : `${c.dataClass} → ${c.modelClass}`));
+  const unconditional = classes.filter((c) => c.modelClass === null).map((c) => c.dataClass);
+  return [
+    mapped.length > 0 ? `class-conditional: ${mapped.join(', ')}` : null,
+    unconditional.length > 0 ? `unconditional (not the model's classes): ${unconditional.join(', ')}` : null,
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
+
+/** Charts in a grid; a diffusion run's sample grids take the place of the accuracy chart, beside the loss. */
+function RunCharts({ series, version, samples }: { series: Record<string, Series>; version: number; samples: ReactNode }) {
   const loss = series.loss!;
   const acc = series.val_accuracy!;
   const lr = series.lr!;
@@ -290,15 +313,17 @@ function RunCharts({ series, version }: { series: Record<string, Series>; versio
   return (
     <div className="chart-grid">
       <MetricChart title="Training loss" testId="chart-loss" data={data.loss} series={[{ label: 'loss' }]} version={version} />
-      <MetricChart
-        title="Validation accuracy"
-        testId="chart-accuracy"
-        data={data.acc}
-        series={[{ label: 'val accuracy', color: '#5fd39a' }]}
-        version={version}
-        format={pctFmt}
-        yRange={[0, 1]}
-      />
+      {samples ?? (
+        <MetricChart
+          title="Validation accuracy"
+          testId="chart-accuracy"
+          data={data.acc}
+          series={[{ label: 'val accuracy', color: '#5fd39a' }]}
+          version={version}
+          format={pctFmt}
+          yRange={[0, 1]}
+        />
+      )}
       <MetricChart
         title="Learning rate"
         testId="chart-lr"
