@@ -48,12 +48,12 @@ describe('model service', () => {
     expect((await current.studio.models.list()).map((m) => m.path)).toEqual([TINY_DIT]);
   });
 
-  it('a diffusion model cannot be the base of a classification run: runs.create and runs.estimate refuse it', async () => {
+  it('a diffusion model cannot be the base of a classification run: runs.create and runs.estimate refuse a classifier-only method', async () => {
     current = tempStudio();
     const dit = await current.studio.models.import(TINY_DIT);
     const datasetId = current.studio.datasets.create('any').id;
     for (const channel of ['runs.create', 'runs.estimate'] as const) {
-      const refused = await current.dispatch(channel, { datasetId, modelId: dit.id, method: 'lora' });
+      const refused = await current.dispatch(channel, { datasetId, modelId: dit.id, method: 'bitfit' });
       expect(refused).toMatchObject({ ok: false, error: { code: 'validation' } });
       expect(!refused.ok && refused.error.message).toMatch(/diffusion model/);
     }
