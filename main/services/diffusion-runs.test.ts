@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DIFFUSION_RUN_METHODS, inputSchemas } from '../../preload/api';
+import { DIFFUSION_RUN_METHODS, inputSchemas, type RunSummary } from '../../preload/api';
 import { DIFFUSION_METHODS } from '../engine/diffusion/finetune';
 import { writeDigitFolder } from '../../test/digits';
 import { tempStudio } from '../../test/studio';
@@ -67,6 +67,34 @@ describe('diffusion runs', () => {
     // Previews are kept by a media sweep (they are referenced by the run).
     await studio.datasets.sweepMedia();
     for (const p of previews) expect(existsSync(current!.studio.media.pathOf('image', p.hash))).toBe(true);
+  });
+
+  it('pauses with a checkpoint and resumes to the end: every loss step once, one base grid', async () => {
+    const { studio, datasetId, modelId } = await setup({ '1': 3, '2': 3 });
+    const created = await studio.runs.create(
+      newRun({ datasetId, modelId, method: 'sara', steps: 30, batchSize: 2, checkpointEvery: 100, diffusion: { previewEvery: 10, previewCount: 2, previewSteps: 2 } }),
+    );
+    await new Promise<void>((resolve) => {
+      const stop = studio.events.subscribe((event, payload) => {
+        if (event === 'run.progress' && (payload as RunSummary).id === created.id && (payload as RunSummary).step >= 3) {
+          stop();
+          resolve();
+        }
+      });
+    });
+    studio.runs.stop(created.id, 'paused');
+    await studio.runs.idle();
+    const paused = studio.runs.get(created.id);
+    expect(paused.status).toBe('paused');
+    expect(paused.lastCheckpointStep).toBe(paused.step);
+    expect(paused.step).toBeLessThan(30);
+
+    studio.runs.resume(created.id);
+    await studio.runs.idle();
+    expect(studio.runs.get(created.id)).toMatchObject({ status: 'done', step: 30 });
+    expect(studio.runs.metrics(created.id, 'loss', -1).map((p) => p.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    const steps = [...new Set(studio.runs.previews(created.id).map((p) => p.step))];
+    expect(steps).toEqual([0, 10, 20, 30]);
   });
 
   it('offers the methods the engine can apply to a DiT', () => {
