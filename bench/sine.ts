@@ -6,7 +6,10 @@
 // how many edits it calls the target class and how many it still calls the source class; the mean
 // absolute pixel change says how much of the image moved. Timings: fine-tune and edit walls.
 //   npm run bench:sine [-- --images N] [-- --ft-steps N] [-- --ft-batch N] [-- --ft-lr X] [-- --seeds N]
-//                      [-- --t0 T] [-- --beta B] [-- --window a,b] [-- --steps S] [-- --scale S] [-- --json]
+//                      [-- --t0 T] [-- --beta B] [-- --window a,b] [-- --steps S] [-- --scale S] [-- --large N] [-- --json]
+// --large N also samples N images of the source class at twice the patch grid (56×56) with the base
+// model and with the single-image LoRA, averages them down 2×2 to 28×28 for the classifier, and
+// reports how many it calls the source class.
 // The data come from Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist or $FASHION_MNIST_DIR).
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
@@ -16,9 +19,9 @@ import { readIdx } from '../main/engine/data/idx';
 import { loadDitFolder } from '../main/engine/diffusion/dit-folder';
 import { ditClassEpsilon, editImages, type EditOptions } from '../main/engine/diffusion/edit';
 import { disposeTuner, tunedModel } from '../main/engine/diffusion/finetune';
-import { toPixels } from '../main/engine/diffusion/generate';
+import { generate, toPixels } from '../main/engine/diffusion/generate';
 import { makeSchedule } from '../main/engine/diffusion/schedule';
-import { DEFAULT_CROP_SCALES, fineTuneSingleImage } from '../main/engine/diffusion/single-image';
+import { DEFAULT_CROP_SCALES, ditAtSize, fineTuneSingleImage } from '../main/engine/diffusion/single-image';
 import { disposeModel, loadModelFolder, type LoadedModel } from '../main/engine/io/checkpoint';
 import { vitFeatures, vitHead } from '../main/engine/models/vit';
 import { loadLine, quantile } from './shared';
@@ -58,6 +61,14 @@ function classify(classifier: LoadedModel, images: readonly Uint8Array[]): numbe
 const meanAbsChange = (a: Uint8Array, b: Uint8Array) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]!), 0) / a.length;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** A one-channel 2s×2s image averaged over 2×2 blocks to s×s. */
+function halve(image: Uint8Array, s: number): Uint8Array {
+  return Uint8Array.from({ length: s * s }, (_, k) => {
+    const [r, c] = [Math.floor(k / s) * 2, (k % s) * 2];
+    return Math.round((image[r * 2 * s + c]! + image[r * 2 * s + c + 1]! + image[(r + 1) * 2 * s + c]! + image[(r + 1) * 2 * s + c + 1]!) / 4);
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -71,10 +82,12 @@ async function main(): Promise<void> {
       window: { type: 'string', default: '0.3,1' },
       steps: { type: 'string', default: '30' },
       scale: { type: 'string', default: '3' },
+      large: { type: 'string', default: '0' },
       json: { type: 'boolean', default: false },
     },
   });
   const [nImages, ftSteps, ftBatch, ftLr, nSeeds, t0, beta, steps, scale] = [values.images, values['ft-steps'], values['ft-batch'], values['ft-lr'], values.seeds, values.t0, values.beta, values.steps, values.scale].map(Number) as number[] as [number, number, number, number, number, number, number, number, number];
+  const large = Number(values.large);
   const [from, to] = values.window.split(',').map(Number) as [number, number];
   if (nImages > PAIRS.length) throw new Error(`--images is at most ${PAIRS.length}`);
 
@@ -88,7 +101,7 @@ async function main(): Promise<void> {
   const schedule = makeSchedule(dit.schedule);
   const lora = { r: 8, alpha: 16, targets: ['qkv', 'fc1', 'fc2'] };
 
-  const rows: { source: string; target: string; with: { target: number; source: number; change: number }; without: { target: number; source: number; change: number }; ftS: number; editWithS: number; editWithoutS: number; finalLoss: number }[] = [];
+  const rows: { source: string; target: string; largeBase?: number; largeTuned?: number; with: { target: number; source: number; change: number }; without: { target: number; source: number; change: number }; ftS: number; editWithS: number; editWithoutS: number; finalLoss: number }[] = [];
   for (const [sourceName, targetName] of PAIRS.slice(0, nImages)) {
     const source = dit.id2label.indexOf(sourceName);
     const target = dit.id2label.indexOf(targetName);
@@ -126,7 +139,15 @@ async function main(): Promise<void> {
     };
     const withFt = edit(true);
     const withoutFt = edit(false);
-    rows.push({ source: sourceName, target: targetName, with: withFt.scores, without: withoutFt.scores, ftS, editWithS: withFt.wall, editWithoutS: withoutFt.wall, finalLoss });
+    // Samples of the source class on twice the patch grid, judged at the classifier's size.
+    const largeShare = (params: typeof dit.params, hooks?: typeof tuned.hooks) => {
+      const model = ditAtSize({ ...dit, params }, 2 * side);
+      const pixels = generate(model, { classes: Array<number>(large).fill(source), steps, seed: 0, cfg: scale, sampler: 'ddim', eta: 0, hooks });
+      model.dispose();
+      return classify(classifier, pixels.map((p) => halve(p, side))).filter((p) => p === source).length / large;
+    };
+    const largeScores = large > 0 ? { largeBase: largeShare(dit.params), largeTuned: largeShare(tuned.params, tuned.hooks) } : {};
+    rows.push({ source: sourceName, target: targetName, ...largeScores, with: withFt.scores, without: withoutFt.scores, ftS, editWithS: withFt.wall, editWithoutS: withoutFt.wall, finalLoss });
     if (!values.json) {
       process.stderr.write(
         `  ${sourceName} → ${targetName} (t10k #${index}): fine-tune ${ftS.toFixed(1)} s (last loss ${finalLoss.toFixed(4)}); ` +
@@ -149,6 +170,7 @@ async function main(): Promise<void> {
     source_kept_without_ft: mean(rows.map((r) => r.without.source)),
     pixel_change_with_ft: mean(rows.map((r) => r.with.change)),
     pixel_change_without_ft: mean(rows.map((r) => r.without.change)),
+    ...(large > 0 && { large_samples: large, large_source_share_base: mean(rows.map((r) => r.largeBase!)), large_source_share_tuned: mean(rows.map((r) => r.largeTuned!)) }),
     ft_s_median: quantile(rows.map((r) => r.ftS), 0.5),
     edit_s_median_with_ft: quantile(rows.map((r) => r.editWithS), 0.5),
     edit_s_median_without_ft: quantile(rows.map((r) => r.editWithoutS), 0.5),
@@ -165,6 +187,7 @@ async function main(): Promise<void> {
         `pair                       target (ε_ft / none)   source kept (ε_ft / none)   |Δpixel| (ε_ft / none)`,
         ...rows.map((r) => `${`${r.source} → ${r.target}`.padEnd(26)} ${f(r.with.target)} / ${f(r.without.target)}            ${f(r.with.source)} / ${f(r.without.source)}                 ${r.with.change.toFixed(1)} / ${r.without.change.toFixed(1)}`),
         `mean                       ${f(summary.target_agreement_with_ft)} / ${f(summary.target_agreement_without_ft)}            ${f(summary.source_kept_with_ft)} / ${f(summary.source_kept_without_ft)}                 ${summary.pixel_change_with_ft.toFixed(1)} / ${summary.pixel_change_without_ft.toFixed(1)}`,
+        ...(large > 0 ? [`${2 * side}×${2 * side} samples of the source class (${large} per image, averaged to ${side}×${side}) called the source: base ${summary.large_source_share_base!.toFixed(2)}, single-image LoRA ${summary.large_source_share_tuned!.toFixed(2)}`] : []),
         `timing    fine-tune median ${summary.ft_s_median.toFixed(1)} s; one edit median ${summary.edit_s_median_with_ft.toFixed(2)} s with ε_ft, ${summary.edit_s_median_without_ft.toFixed(2)} s without (${summary.load})`,
       ].join('\n') + '\n',
     );
