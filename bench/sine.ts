@@ -6,10 +6,11 @@
 // how many edits it calls the target class and how many it still calls the source class; the mean
 // absolute pixel change says how much of the image moved. Timings: fine-tune and edit walls.
 //   npm run bench:sine [-- --images N] [-- --ft-steps N] [-- --ft-batch N] [-- --ft-lr X] [-- --seeds N]
-//                      [-- --t0 T] [-- --beta B] [-- --window a,b] [-- --steps S] [-- --scale S] [-- --large N] [-- --json]
+//                      [-- --t0 T] [-- --beta B] [-- --window a,b] [-- --steps S] [-- --scale S] [-- --large N] [-- --train-size PX] [-- --json]
 // --large N also samples N images of the source class at twice the patch grid (56×56) with the base
 // model and with the single-image LoRA, averages them down 2×2 to 28×28 for the classifier, and
-// reports how many it calls the source class.
+// reports how many it calls the source class. --train-size PX fine-tunes SINE's way: on the image
+// upsampled to PX (e.g. 56), with crops anywhere in that larger patch grid and its position table.
 // The data come from Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist or $FASHION_MNIST_DIR).
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
@@ -83,11 +84,13 @@ async function main(): Promise<void> {
       steps: { type: 'string', default: '30' },
       scale: { type: 'string', default: '3' },
       large: { type: 'string', default: '0' },
+      'train-size': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
   const [nImages, ftSteps, ftBatch, ftLr, nSeeds, t0, beta, steps, scale] = [values.images, values['ft-steps'], values['ft-batch'], values['ft-lr'], values.seeds, values.t0, values.beta, values.steps, values.scale].map(Number) as number[] as [number, number, number, number, number, number, number, number, number];
   const large = Number(values.large);
+  const trainSize = values['train-size'] === undefined ? undefined : Number(values['train-size']);
   const [from, to] = values.window.split(',').map(Number) as [number, number];
   if (nImages > PAIRS.length) throw new Error(`--images is at most ${PAIRS.length}`);
 
@@ -112,7 +115,7 @@ async function main(): Promise<void> {
 
     const started = performance.now();
     let finalLoss = 0;
-    const tuner = fineTuneSingleImage(dit, x0, source, { method: 'lora', methodOptions: lora, steps: ftSteps, batchSize: ftBatch, lr: ftLr, seed: 0, classDropout: 0, scales: DEFAULT_CROP_SCALES }, (_, loss) => (finalLoss = loss));
+    const tuner = fineTuneSingleImage(dit, x0, source, { method: 'lora', methodOptions: lora, steps: ftSteps, batchSize: ftBatch, lr: ftLr, seed: 0, classDropout: 0, scales: DEFAULT_CROP_SCALES, trainSize }, (_, loss) => (finalLoss = loss));
     const ftS = (performance.now() - started) / 1000;
     const tuned = tunedModel(dit.params, dit.config, tuner);
     const fineTuned = { eps: ditClassEpsilon({ params: tuned.params, config: dit.config }, tuned.hooks), classes: [source] };
@@ -162,7 +165,7 @@ async function main(): Promise<void> {
     backend: backend.name,
     images: nImages,
     seeds_per_image: nSeeds,
-    ft: { method: 'lora r8 α16 qkv,fc1,fc2', steps: ftSteps, batch: ftBatch, lr: ftLr, scales: DEFAULT_CROP_SCALES },
+    ft: { method: 'lora r8 α16 qkv,fc1,fc2', steps: ftSteps, batch: ftBatch, lr: ftLr, scales: DEFAULT_CROP_SCALES, train_size: trainSize ?? side },
     edit: { t0, beta, window: [from, to], steps, scale },
     target_agreement_with_ft: mean(rows.map((r) => r.with.target)),
     target_agreement_without_ft: mean(rows.map((r) => r.without.target)),
@@ -183,7 +186,7 @@ async function main(): Promise<void> {
     const f = (x: number) => x.toFixed(2);
     process.stdout.write(
       [
-        `SINE on ${dit.name}: LoRA on one t10k image (${ftSteps} steps of ${ftBatch} crops, lr ${ftLr}), edits t0 ${t0}, ${steps} DDIM steps, s ${scale}, β ${beta} in [${from}, ${to}], ${nSeeds} seeds, ${backend.name}`,
+        `SINE on ${dit.name}: LoRA on one t10k image (${ftSteps} steps of ${ftBatch} crops, lr ${ftLr}, trained at ${trainSize ?? side} px), edits t0 ${t0}, ${steps} DDIM steps, s ${scale}, β ${beta} in [${from}, ${to}], ${nSeeds} seeds, ${backend.name}`,
         `pair                       target (ε_ft / none)   source kept (ε_ft / none)   |Δpixel| (ε_ft / none)`,
         ...rows.map((r) => `${`${r.source} → ${r.target}`.padEnd(26)} ${f(r.with.target)} / ${f(r.without.target)}            ${f(r.with.source)} / ${f(r.without.source)}                 ${r.with.change.toFixed(1)} / ${r.without.change.toFixed(1)}`),
         `mean                       ${f(summary.target_agreement_with_ft)} / ${f(summary.target_agreement_without_ft)}            ${f(summary.source_kept_with_ft)} / ${f(summary.source_kept_without_ft)}                 ${summary.pixel_change_with_ft.toFixed(1)} / ${summary.pixel_change_without_ft.toFixed(1)}`,

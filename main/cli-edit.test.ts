@@ -54,6 +54,21 @@ describe('peft-studio train --task diffusion --single-image', () => {
     expect(noClass.code).toBe(2);
     expect(noClass.err.split('\n')[0]).toMatch(/--single-image needs --class C/);
   });
+
+  it('--train-size fine-tunes on the image upsampled to that size and records it; a size off the patch grid is a usage error', async () => {
+    const out = path.join(tmp, 'sine16');
+    const base = ['train', '--task', 'diffusion', '--model', model, '--single-image', image, '--class', '1', '--method', 'lora', '--steps', '2', '--batch', '2'];
+    const trained = await cli(...base, '--train-size', '16', '--out', out);
+    expect(trained.err).toBe('');
+    expect(trained.code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, 'single_image.json'), 'utf8'))).toMatchObject({ image_size: 8, train_size: 16 });
+    const odd = await cli(...base, '--train-size', '9', '--out', path.join(tmp, 'sine9'));
+    expect(odd.code).toBe(2);
+    expect(odd.err.split('\n')[0]).toMatch(/--train-size must be a multiple of the patch size 2 and at least the model's 8/);
+    const withData = await cli('train', '--task', 'diffusion', '--model', model, '--data', tmp, '--class', '1', '--method', 'lora', '--train-size', '16');
+    expect(withData.code).toBe(2);
+    expect(withData.err.split('\n')[0]).toMatch(/--train-size is a --single-image option/);
+  });
 });
 
 describe('peft-studio edit', () => {

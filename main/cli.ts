@@ -195,9 +195,11 @@ interface SingleImageRecord {
   class_index: number;
   scales: readonly number[];
   image_size: number;
+  /** The size the image was upsampled to for training (--train-size); absent: the model's size. */
+  train_size?: number;
 }
 
-/** `--scales 0.5,0.75,1`: crop sides as fractions of the image. */
+/** `--scales 0.5,0.75,1`: crop sides as fractions of the model's patch grid. */
 function scalesFlag(value: string | undefined): readonly number[] {
   if (value === undefined) return DEFAULT_CROP_SCALES;
   const scales = value.split(',').map((v) => Number(v.trim()));
@@ -225,10 +227,16 @@ async function trainDiffusionCli(values: Record<string, string | boolean | strin
   if (!singleImage && !values.data) throw new UsageError('--data DIR (or --single-image FILE) is required');
   if (singleImage && !values.class) throw new UsageError('--single-image needs --class C: the class the image is learned as');
   const scales = scalesFlag(str('scales'));
+  const trainSize = positiveInt(str('train-size'), '--train-size');
+  if (trainSize !== undefined && !singleImage) throw new UsageError('--train-size is a --single-image option');
   const outDir = str('out') ?? path.join('runs', `diffusion-${method}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const backend = await initBackend();
   const model = await loadDitFolder(str('model')!);
   try {
+    const { imageSize, patchSize } = model.config;
+    if (trainSize !== undefined && (trainSize < imageSize || trainSize % patchSize !== 0)) {
+      throw new UsageError(`--train-size must be a multiple of the patch size ${patchSize} and at least the model's ${imageSize}, got ${trainSize}`);
+    }
     const started = performance.now();
     const every = Math.max(1, Math.floor(steps / 20));
     const onStep = (step: number, loss: number) => {
@@ -241,7 +249,7 @@ async function trainDiffusionCli(values: Record<string, string | boolean | strin
       singleClass = classIndex(str('class')!, model.id2label);
       const image = await readDitImage(singleImage, model.config);
       try {
-        tuner = fineTuneSingleImage(model, image, singleClass, { ...spec, scales }, onStep);
+        tuner = fineTuneSingleImage(model, image, singleClass, { ...spec, scales, trainSize }, onStep);
       } finally {
         image.dispose();
       }
@@ -252,7 +260,7 @@ async function trainDiffusionCli(values: Record<string, string | boolean | strin
       await saveDiffusionAdapter(outDir, tuner, { baseModel: model.name, steps });
       if (singleImage) {
         // What `edit --adapter` reads as ε_ft's class (the file's name only: no paths of this machine).
-        const record: SingleImageRecord = { image: path.basename(singleImage), class: model.id2label[singleClass!]!, class_index: singleClass!, scales, image_size: model.config.imageSize };
+        const record: SingleImageRecord = { image: path.basename(singleImage), class: model.id2label[singleClass!]!, class_index: singleClass!, scales, image_size: model.config.imageSize, ...(trainSize !== undefined && { train_size: trainSize }) };
         await writeFileAtomic(path.join(outDir, SINGLE_IMAGE_FILE), [Buffer.from(JSON.stringify(record, null, 2) + '\n')]);
       }
     } finally {
@@ -278,7 +286,7 @@ const trainCommand: Command = {
     '[--label-smoothing X] [--limit-per-class N] [--augment none|default|flip,crop,jitter] [--out DIR] [--resume DIR] [--json] [--debug]\n' +
     '       peft-studio train --task diffusion --model DIT_DIR --data DIR --method full|lora|sara|ssf [--method-opt k=v ...] [--steps N] [--batch N] ' +
     '[--lr X] [--seed N] [--class-dropout P] [--out DIR] [--json]\n' +
-    '       peft-studio train --task diffusion --model DIT_DIR --single-image FILE --class C [--scales 0.5,0.75,1] --method full|lora|sara|ssf ' +
+    '       peft-studio train --task diffusion --model DIT_DIR --single-image FILE --class C [--scales 0.5,0.75,1] [--train-size PX] --method full|lora|sara|ssf ' +
     '[--method-opt k=v ...] [--steps N] [--batch N] [--lr X] [--seed N] [--class-dropout P] [--out DIR] [--json]',
   async run(args, io) {
     const { values } = parseArgs({
@@ -310,6 +318,7 @@ const trainCommand: Command = {
         'single-image': { type: 'string' },
         class: { type: 'string' },
         scales: { type: 'string' },
+        'train-size': { type: 'string' },
         json: { type: 'boolean', default: false },
         debug: { type: 'boolean', default: false },
       },
@@ -317,7 +326,7 @@ const trainCommand: Command = {
     if (!values.model) throw new UsageError('--model DIR is required');
     if (values.task === 'diffusion') return trainDiffusionCli(values, io);
     if (!values.data) throw new UsageError('--data DIR is required');
-    for (const flag of ['single-image', 'class', 'scales'] as const) {
+    for (const flag of ['single-image', 'class', 'scales', 'train-size'] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} is a diffusion option (--task diffusion)`);
     }
     if (values.task !== undefined && values.task !== 'classification') throw new UsageError(`--task takes classification or diffusion, got "${values.task}"`);

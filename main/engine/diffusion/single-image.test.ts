@@ -10,7 +10,7 @@ import { disposeTuner, initDiffusionTuner, tunedModel } from './finetune';
 import { generate } from './generate';
 import { disposeBatch, epsilonLoss, noiseBatch } from './loss';
 import { makeSchedule } from './schedule';
-import { cropPosEmbed, DEFAULT_CROP_SCALES, ditAtSize, fineTuneSingleImage, sampleCropWindow, singleImageStep } from './single-image';
+import { cropModel, cropPosEmbed, type CropWindow, DEFAULT_CROP_SCALES, ditAtSize, fineTuneSingleImage, sampleCropWindow, singleImageStep, upsampleForTraining } from './single-image';
 
 let model: LoadedDit;
 let image: tf.Tensor4D;
@@ -26,6 +26,25 @@ afterAll(() => tf.dispose([image, ...Object.values(model.params)]));
 
 const snapshot = (t: Record<string, tf.Tensor>) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Array.from(v.dataSync())]));
 const spec = { method: 'lora' as const, methodOptions: { targets: ['qkv', 'fc1'] }, batchSize: 4, lr: 0.03, seed: 3, classDropout: 0, scales: DEFAULT_CROP_SCALES };
+
+/** Runs `steps` single-image steps on `img` (after a warm-up step) and checks only LoRA tensors moved and nothing leaked. */
+function stepsChangeOnlyLora(img: tf.Tensor4D, steps: number): { loss: number; crop: CropWindow }[] {
+  const schedule = makeSchedule(model.schedule);
+  const baseBefore = snapshot(model.params);
+  const tuner = initDiffusionTuner(model.params, model.config, 'lora', spec.methodOptions, Rng.fromSeed(1));
+  const before = snapshot(tuner.trainable);
+  const rng = Rng.fromSeed(2);
+  singleImageStep(model, tuner, img, 1, schedule, rng, spec);
+  const tensors = tf.memory().numTensors;
+  const results = Array.from({ length: steps }, () => singleImageStep(model, tuner, img, 1, schedule, rng, spec));
+  expect(tf.memory().numTensors).toBe(tensors);
+  expect(snapshot(model.params)).toEqual(baseBefore);
+  const after = snapshot(tuner.trainable);
+  expect(Object.keys(after).every((n) => n.includes('.lora_'))).toBe(true);
+  expect(Object.keys(after).some((n) => after[n]!.some((v, i) => v !== before[n]![i]))).toBe(true);
+  disposeTuner(tuner);
+  return results;
+}
 
 describe('single-image fine-tuning (SINE)', () => {
   it("a crop's position embeddings are exactly the full grid's rows at the crop's patches", () => {
@@ -59,22 +78,9 @@ describe('single-image fine-tuning (SINE)', () => {
   });
 
   it('a step changes only the LoRA tensors, and no tensor leaks', () => {
-    const schedule = makeSchedule(model.schedule);
-    const baseBefore = snapshot(model.params);
-    const tuner = initDiffusionTuner(model.params, model.config, 'lora', spec.methodOptions, Rng.fromSeed(1));
-    const before = snapshot(tuner.trainable);
-    const rng = Rng.fromSeed(2);
-    singleImageStep(model, tuner, image, 1, schedule, rng, spec);
-    const tensors = tf.memory().numTensors;
-    const { loss, crop } = singleImageStep(model, tuner, image, 1, schedule, rng, spec);
-    expect(tf.memory().numTensors).toBe(tensors);
+    const [{ loss, crop }] = stepsChangeOnlyLora(image, 1) as [{ loss: number; crop: CropWindow }];
     expect(Number.isFinite(loss)).toBe(true);
     expect(crop.top + crop.size).toBeLessThanOrEqual(4);
-    expect(snapshot(model.params)).toEqual(baseBefore);
-    const after = snapshot(tuner.trainable);
-    expect(Object.keys(after).every((n) => n.includes('.lora_'))).toBe(true);
-    expect(Object.keys(after).some((n) => after[n]!.some((v, i) => v !== before[n]![i]))).toBe(true);
-    disposeTuner(tuner);
   });
 
   it('the loss on the image goes down over a few steps', () => {
@@ -121,5 +127,55 @@ describe('single-image fine-tuning (SINE)', () => {
     expect(tf.memory().numTensors).toBe(tensors);
     expect(() => ditAtSize(model, 9)).toThrow(/multiple of the patch size 2/);
     disposeTuner(trained);
+  });
+
+  describe('training at a larger size (trainSize)', () => {
+    it("crops are sized against the model's grid, placed anywhere in the larger grid, with the larger table's rows", () => {
+      const rng = Rng.fromSeed(4);
+      const sizes = new Set<number>();
+      let beyondNative = false;
+      for (let i = 0; i < 200; i++) {
+        const c = sampleCropWindow(8, DEFAULT_CROP_SCALES, rng, 4);
+        sizes.add(c.size);
+        expect(c.top + c.size).toBeLessThanOrEqual(8);
+        expect(c.left + c.size).toBeLessThanOrEqual(8);
+        beyondNative ||= c.top + c.size > 4 && c.left + c.size > 4;
+      }
+      expect([...sizes].sort()).toEqual([2, 3, 4]);
+      expect(beyondNative).toBe(true);
+      // The model a step trains on a crop of the 8×8 grid (16 px at patch 2): the 8×8 table's rows at its place.
+      const crop = { top: 5, left: 3, size: 3 };
+      const cropped = cropModel(model, 8, crop);
+      const d = model.config.hiddenSize;
+      const full = sincosPosEmbed(d, 8);
+      const rows = cropped.params.pos_embed!.dataSync();
+      expect(cropped.config.imageSize).toBe(6);
+      for (let r = 0; r < 3; r++) {
+        for (let c = 0; c < 3; c++) {
+          const want = full.subarray(((5 + r) * 8 + 3 + c) * d, ((5 + r) * 8 + 4 + c) * d);
+          expect(Array.from(rows.subarray((r * 3 + c) * d, (r * 3 + c + 1) * d))).toEqual(Array.from(want));
+        }
+      }
+      cropped.dispose();
+    });
+
+    it('a step on the upsampled image changes only the LoRA tensors, and no tensor leaks', () => {
+      const large = upsampleForTraining(image, 16, model.config);
+      expect(large.shape).toEqual([1, 16, 16, 1]);
+      const crops = stepsChangeOnlyLora(large, 6).map((r) => r.crop);
+      expect(crops.every((c) => c.size <= 4 && c.top + c.size <= 8 && c.left + c.size <= 8)).toBe(true);
+      large.dispose();
+    });
+
+    it('fineTuneSingleImage with trainSize trains on the larger grid and frees the upsampled image', () => {
+      const tensors = tf.memory().numTensors;
+      const crops: CropWindow[] = [];
+      const trained = fineTuneSingleImage(model, image, 1, { ...spec, steps: 6, trainSize: 16 }, (_, _loss, crop) => crops.push(crop));
+      expect(crops.some((c) => c.top + c.size > 4 || c.left + c.size > 4)).toBe(true);
+      disposeTuner(trained);
+      expect(() => fineTuneSingleImage(model, image, 1, { ...spec, steps: 1, trainSize: 7 })).toThrow(/multiple of the patch size 2 and at least 8/);
+      expect(() => upsampleForTraining(image, 6, model.config)).toThrow(/at least 8/);
+      expect(tf.memory().numTensors).toBe(tensors);
+    });
   });
 });

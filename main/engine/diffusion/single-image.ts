@@ -5,6 +5,9 @@
 // step itself is finetune.ts's diffusionStep on a DiT "of the crop's size" whose pos_embed is that
 // window of the table, so every registry method (LoRA by default) applies unchanged. After
 // training, ditAtSize runs the model on a larger patch grid (sin-cos computed for that grid).
+// With trainSize (SINE's own setting), the image is first upsampled to that larger size and the
+// crops (sized against the model's native grid) are taken anywhere in the larger grid with that
+// grid's table, so the positions the model will be asked to generate at are the ones it trained on.
 import * as tf from '@tensorflow/tfjs';
 import { sincosPosEmbed } from '../models/dit';
 import type { VitParams } from '../models/vit';
@@ -41,11 +44,14 @@ export function cropPosEmbed(dim: number, fullGrid: number, crop: CropWindow): F
   return out;
 }
 
-/** One crop: a scale drawn from `scales`, then a uniform place on the grid. */
-export function sampleCropWindow(grid: number, scales: readonly number[], rng: Rng): CropWindow {
+/**
+ * One crop: a scale drawn from `scales`, then a uniform place on the grid. The side is the scale
+ * times `baseGrid` (default the grid itself; the model's native grid when training on a larger one).
+ */
+export function sampleCropWindow(grid: number, scales: readonly number[], rng: Rng, baseGrid = grid): CropWindow {
   if (scales.length === 0 || scales.some((s) => !(s > 0 && s <= 1))) throw new Error(`crop scales must be within (0, 1], got [${scales.join(', ')}]`);
   const scale = scales[rng.int(scales.length)]!;
-  const size = Math.min(grid, Math.max(1, Math.round(scale * grid)));
+  const size = Math.min(grid, Math.max(1, Math.round(scale * baseGrid)));
   return { top: rng.int(grid - size + 1), left: rng.int(grid - size + 1), size };
 }
 
@@ -67,6 +73,11 @@ export function ditAtSize<M extends DitModel>(model: M, size: number): M & { dis
   return withPosEmbed(model, grid, sincosPosEmbed(model.config.hiddenSize, grid));
 }
 
+/** The DiT "of the crop's size" a step trains: pos_embed is the image grid's table at the crop's patches. */
+export function cropModel<M extends DitModel>(model: M, imageGrid: number, crop: CropWindow): M & { dispose(): void } {
+  return withPosEmbed(model, crop.size, cropPosEmbed(model.config.hiddenSize, imageGrid, crop));
+}
+
 export interface SingleImageSpec {
   method: DiffusionMethod;
   methodOptions: unknown;
@@ -77,11 +88,18 @@ export interface SingleImageSpec {
   seed: number;
   classDropout: number;
   scales: readonly number[];
+  /**
+   * Train at this many pixels (a multiple of the patch size, at least the model's size): the image
+   * is upsampled bilinearly to it and crops come from its larger patch grid. Default: the model's size.
+   */
+  trainSize?: number;
 }
 
 /**
- * One step on one image x0 [1, H, W, C] in [-1, 1] (H = W = the model's size): a random crop with
- * its own position embeddings, repeated batchSize times with independent noise and timesteps.
+ * One step on one image x0 [1, H, W, C] in [-1, 1] (H = W, a multiple of the patch size and at
+ * least the model's size): a random crop of whole patches, sized against the model's native grid,
+ * with the rows of the image grid's sin-cos table at its place, repeated batchSize times with
+ * independent noise and timesteps.
  */
 export function singleImageStep(
   model: DitModel,
@@ -92,13 +110,14 @@ export function singleImageStep(
   rng: Rng,
   spec: Pick<SingleImageSpec, 'batchSize' | 'lr' | 'classDropout' | 'scales'>,
 ): { loss: number; crop: CropWindow } {
-  const { patchSize: p, hiddenSize: d, imageSize } = model.config;
-  if (image.shape[0] !== 1 || image.shape[1] !== imageSize || image.shape[2] !== imageSize) {
-    throw new Error(`single-image fine-tuning expects one ${imageSize}×${imageSize} image, got [${image.shape.join(', ')}]`);
+  const { patchSize: p, imageSize } = model.config;
+  const [n, h, w] = image.shape;
+  if (n !== 1 || h !== w || h < imageSize || h % p !== 0) {
+    throw new Error(`single-image fine-tuning expects one square image of at least ${imageSize}×${imageSize}, a multiple of the patch size ${p}; got [${image.shape.join(', ')}]`);
   }
-  const grid = imageSize / p;
-  const crop = sampleCropWindow(grid, spec.scales, rng);
-  const cropped = withPosEmbed(model, crop.size, cropPosEmbed(d, grid, crop));
+  const grid = h / p;
+  const crop = sampleCropWindow(grid, spec.scales, rng, imageSize / p);
+  const cropped = cropModel(model, grid, crop);
   const x0 = tf.tidy(() => {
     const piece = tf.slice(image, [0, crop.top * p, crop.left * p, 0], [1, crop.size * p, crop.size * p, image.shape[3]]);
     return tf.tile(piece, [spec.batchSize, 1, 1, 1]) as tf.Tensor4D;
@@ -123,10 +142,22 @@ export function fineTuneSingleImage(
 ): DiffusionTuner {
   const rng = Rng.fromSeed(spec.seed);
   const schedule = makeSchedule(model.schedule);
+  const trainImage = spec.trainSize === undefined ? image : upsampleForTraining(image, spec.trainSize, model.config);
   const tuner = initDiffusionTuner(model.params, model.config, spec.method, spec.methodOptions, rng);
-  for (let step = 1; step <= spec.steps; step++) {
-    const { loss, crop } = singleImageStep(model, tuner, image, label, schedule, rng, spec);
-    onStep?.(step, loss, crop);
+  try {
+    for (let step = 1; step <= spec.steps; step++) {
+      const { loss, crop } = singleImageStep(model, tuner, trainImage, label, schedule, rng, spec);
+      onStep?.(step, loss, crop);
+    }
+  } finally {
+    if (trainImage !== image) trainImage.dispose();
   }
   return tuner;
+}
+
+/** The image resized bilinearly to `size` pixels: SINE's training image at the output resolution. */
+export function upsampleForTraining(image: tf.Tensor4D, size: number, config: DitModel['config']): tf.Tensor4D {
+  const { patchSize: p, imageSize } = config;
+  if (!Number.isInteger(size) || size < imageSize || size % p !== 0) throw new Error(`the training size must be a multiple of the patch size ${p} and at least ${imageSize}, got ${size}`);
+  return tf.tidy(() => tf.image.resizeBilinear(image, [size, size], false, true));
 }
