@@ -10,7 +10,7 @@ import { loadLatestCheckpoint, saveCheckpoint } from '../train/checkpoint';
 import { Rng } from '../train/rng';
 import { learningRate } from '../train/schedule';
 import type { TrainSpec } from '../train/spec';
-import { extendedSpec, type TrainEvent } from '../train/trainer';
+import { extendedSpec, RunControls, type TrainEvent } from '../train/trainer';
 import type { LoadedDit } from './dit-folder';
 import { DIFFUSION_METHODS, diffusionStep, disposeTuner, initDiffusionTuner, saveDiffusionAdapter, tunedModel, type DiffusionMethod, type DiffusionTuner } from './finetune';
 import { generate, writePng } from './generate';
@@ -75,27 +75,12 @@ export interface DiffusionRunOptions {
   onEvent?: (event: DiffusionRunEvent) => void;
 }
 
-export class DiffusionRun {
-  private stopRequested = false;
-  private checkpointRequested = false;
-  private extendTo = 0;
-
+export class DiffusionRun extends RunControls {
   constructor(private readonly options: DiffusionRunOptions) {
+    super();
     if (!(DIFFUSION_METHODS as readonly string[]).includes(options.spec.method)) {
       throw new Error(`method "${options.spec.method}" does not apply to a diffusion model; use ${DIFFUSION_METHODS.join(', ')}`);
     }
-  }
-
-  stop(): void {
-    this.stopRequested = true;
-  }
-
-  requestCheckpoint(): void {
-    this.checkpointRequested = true;
-  }
-
-  extend(steps: number): void {
-    this.extendTo = Math.max(this.extendTo, steps);
   }
 
   async run(): Promise<void> {

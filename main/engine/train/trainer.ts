@@ -166,12 +166,14 @@ export function extendedSpec(spec: TrainSpec, steps: number): TrainSpec {
 
 const warmupOf = (spec: TrainSpec) => spec.warmupSteps ?? Math.round(spec.steps * 0.1);
 
-export class Trainer {
-  private stopRequested = false;
-  private checkpointRequested = false;
-  private extendTo = 0;
-
-  constructor(private readonly opts: TrainerOptions) {}
+/**
+ * What the worker may ask of a training loop while it runs, taken at the next step boundary:
+ * stop, checkpoint now, raise the budget. The classifier Trainer and the DiffusionRun share them.
+ */
+export class RunControls {
+  protected stopRequested = false;
+  protected checkpointRequested = false;
+  protected extendTo = 0;
 
   /** Asks the loop to checkpoint and return after the current step. */
   stop(): void {
@@ -186,6 +188,12 @@ export class Trainer {
   /** Raises the step budget to `steps` at the next step boundary (see extendedSpec). */
   extend(steps: number): void {
     this.extendTo = Math.max(this.extendTo, steps);
+  }
+}
+
+export class Trainer extends RunControls {
+  constructor(private readonly opts: TrainerOptions) {
+    super();
   }
 
   async run(): Promise<TrainSummary> {
