@@ -13,9 +13,10 @@ import { sincosPosEmbed } from '../models/dit';
 import type { VitParams } from '../models/vit';
 import { Rng } from '../train/rng';
 import type { LoadedDit } from './dit-folder';
-import { diffusionStep, initDiffusionTuner, type DiffusionMethod, type DiffusionTuner } from './finetune';
+import { diffusionStep, initDiffusionTuner, type DiffusionTuner } from './finetune';
 import type { DitModel } from './sampler';
 import { makeSchedule } from './schedule';
+import type { DiffusionRunSpec } from './train';
 
 /** A square window of whole patches of the full image's grid. */
 export interface CropWindow {
@@ -78,15 +79,8 @@ export function cropModel<M extends DitModel>(model: M, imageGrid: number, crop:
   return withPosEmbed(model, crop.size, cropPosEmbed(model.config.hiddenSize, imageGrid, crop));
 }
 
-export interface SingleImageSpec {
-  method: DiffusionMethod;
-  methodOptions: unknown;
-  steps: number;
-  /** Noise draws per step, all on the step's crop. */
-  batchSize: number;
-  lr: number;
-  seed: number;
-  classDropout: number;
+/** A diffusion fine-tune's settings, with batchSize as the noise draws per step, all on the step's crop. */
+export interface SingleImageSpec extends DiffusionRunSpec {
   scales: readonly number[];
   /**
    * Train at this many pixels (a multiple of the patch size, at least the model's size): the image
