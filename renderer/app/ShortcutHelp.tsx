@@ -1,13 +1,8 @@
-import { useEffect, useRef } from 'react';
+import { useModalDialog } from '../components/useModalDialog';
 import { NAV_SHORTCUTS } from './shortcuts';
 
 export function ShortcutHelp({ onClose }: { onClose(): void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
+  const ref = useModalDialog();
   return (
     <dialog
       ref={ref}

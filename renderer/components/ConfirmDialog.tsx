@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useModalDialog } from './useModalDialog';
 
 interface Props {
   title: string;
@@ -15,16 +16,12 @@ interface Props {
  * Focus starts on Cancel so Enter never destroys anything by accident.
  */
 export function ConfirmDialog({ title, children, confirmLabel, danger, onConfirm, onClose }: Props) {
-  const ref = useRef<HTMLDialogElement>(null);
+  const ref = useModalDialog();
   const cancelRef = useRef<HTMLButtonElement>(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    const dialog = ref.current;
-    if (!dialog) return;
-    if (!dialog.open) dialog.showModal();
     cancelRef.current?.focus();
-    return () => dialog.close();
   }, []);
 
   const confirm = async () => {

@@ -1,6 +1,7 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { RunPreview } from '../../../preload/api';
 import { useStudio } from '../../app/StudioProvider';
+import { useModalDialog } from '../../components/useModalDialog';
 import { errorMessage } from '../../lib/errors';
 import { formatInt } from '../../lib/format';
 import './samples.css';
@@ -85,12 +86,7 @@ export function RunSamplesPanel({ runId }: { runId: number }) {
 
 function EnlargedSample({ preview, onClose }: { preview: RunPreview; onClose: () => void }) {
   const client = useStudio();
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
+  const ref = useModalDialog();
   return (
     <dialog
       ref={ref}

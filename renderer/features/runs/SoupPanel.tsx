@@ -1,6 +1,7 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { ModelSummary, RunSummary, SoupReport } from '../../../preload/api';
 import { useStudio, useToast } from '../../app/StudioProvider';
+import { useModalDialog } from '../../components/useModalDialog';
 import { errorMessage } from '../../lib/errors';
 import { formatAccuracy } from './runsModel';
 import { soupBlocker } from './soupModel';
@@ -26,19 +27,13 @@ export function MakeSoup({ runs }: { runs: readonly RunSummary[] }) {
 function SoupDialog({ runs, onClose }: { runs: RunSummary[]; onClose: () => void }) {
   const client = useStudio();
   const toast = useToast();
-  const ref = useRef<HTMLDialogElement>(null);
+  const ref = useModalDialog();
   const [report, setReport] = useState<SoupReport | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [keeping, setKeeping] = useState<Recipe | null>(null);
   const [kept, setKept] = useState<Partial<Record<Recipe, ModelSummary>>>({});
   const names = new Map(runs.map((r) => [r.id, r.name]));
   const nameOf = (id: number) => names.get(id) ?? `run ${id}`;
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
 
   useEffect(() => {
     let alive = true;
