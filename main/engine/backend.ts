@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { nativeMatMulActive, registerNativeMatMul } from './ops/native-matmul';
 import { registerCopyFreeWasmKernels } from './ops/wasm-copies';
 
 export interface BackendInfo {
@@ -54,14 +55,14 @@ async function selectBackend(): Promise<BackendInfo> {
     }
     const failure = await tryCandidate(candidate);
     if (failure !== undefined) throw new Error(`PEFT_STUDIO_BACKEND=${forced} requested but ${failure}`);
-    return { name: tf.getBackend(), reason: `${candidate}: forced by PEFT_STUDIO_BACKEND` };
+    return { name: tf.getBackend(), reason: `${candidate}: forced by PEFT_STUDIO_BACKEND${matMulNote()}` };
   }
   const skipped: string[] = [];
   for (const candidate of ORDER) {
     const failure = await tryCandidate(candidate);
     if (failure === undefined) {
       const reason = skipped.length === 0 ? 'first choice' : skipped.join('; ');
-      return { name: tf.getBackend(), reason: `${candidate}: ${reason}` };
+      return { name: tf.getBackend(), reason: `${candidate}: ${reason}${matMulNote()}` };
     }
     skipped.push(failure);
   }
@@ -95,6 +96,8 @@ async function tryCandidate(candidate: Candidate): Promise<string | undefined> {
         wasm.setWasmPaths(dist + path.sep);
         if (!(await tf.setBackend('wasm'))) return 'wasm did not initialise';
         registerFastWasmBatchMatMul();
+        // After the wasm batched kernel, which stays the fallback for what the BLAS kernel declines.
+        registerNativeMatMul();
         registerCopyFreeWasmKernels();
         return undefined;
       }
@@ -104,6 +107,13 @@ async function tryCandidate(candidate: Candidate): Promise<string | undefined> {
   } catch (err) {
     return `${candidate} failed (${firstLine(err)})`;
   }
+}
+
+/** Where wasm's matrix products run, for the backend's reason line. */
+function matMulNote(): string {
+  if (tf.getBackend() !== 'wasm') return '';
+  const native = registerNativeMatMul();
+  return native.library ? `; matrix products on ${native.library}` : `; matrix products in wasm: ${native.reason ?? ''}`;
 }
 
 function firstLine(err: unknown): string {
@@ -127,7 +137,8 @@ function registerFastMatMulGradient(): void {
     gradFunc: (dy, saved, attrs) => {
       const [a, b] = saved as [tf.Tensor, tf.Tensor];
       const single = Array.isArray(dy) ? dy[0]! : dy;
-      if (a.rank !== 2 || b.rank !== 2) return stock.gradFunc(dy, saved, attrs);
+      // The BLAS kernel takes transposed operands as they are: the stock gradient is the fast one there.
+      if (a.rank !== 2 || b.rank !== 2 || nativeMatMulActive()) return stock.gradFunc(dy, saved, attrs);
       const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
       const d = single as tf.Tensor2D;
       const A = a as tf.Tensor2D;

@@ -148,7 +148,8 @@ describe('samplers', () => {
     const one = sample(guidedEpsilon(tiny, [0], 1), { schedule, steps: 3, sampler: 'ddpm', shape: [1, 8, 8, 1], seed: 42 });
     const again = sample(eps, { schedule, steps: 3, sampler: 'ddpm', shape: [3, 8, 8, 1], seed: 42 });
     expect(values(again)).toEqual(values(three));
-    expect(maxDiff(values(one), values(three).slice(0, 64))).toBeLessThan(1e-6);
+    // Not bit-equal: a BLAS blocks its sums by matrix size, so float32 rounding moves with the batch.
+    expect(maxDiff(values(one), values(three).slice(0, 64))).toBeLessThan(1e-5);
     expect(Math.max(...values(three).map(Math.abs))).toBeLessThanOrEqual(1);
     tf.dispose([three, one, again]);
   });

@@ -1,0 +1,143 @@
+// Matrix products for the wasm backend on a system BLAS (issue #8), called on the wasm heap in
+// place. The BLAS is opened at run time (dlopen), so the addon builds without BLAS headers and a
+// machine without an optimised BLAS simply keeps the wasm kernels.
+#include <dlfcn.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+typedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                         const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+typedef void (*set_threads_fn)(int threads);
+
+static sgemm_fn sgemm = NULL;
+static char library[512] = "";
+static char failure[1024] = "";
+
+// Only optimised BLAS builds: a reference BLAS would be slower than XNNPACK in wasm.
+static const char *const CANDIDATES[] = {
+#ifdef __APPLE__
+    "/System/Library/Frameworks/Accelerate.framework/Accelerate",
+    "libopenblas.dylib",
+#else
+    "libopenblas.so.0",
+    "libopenblas.so",
+    "libopenblasp.so.0",
+    "libmkl_rt.so.2",
+    "libmkl_rt.so",
+#endif
+};
+
+static int try_open(const char *name, int threads) {
+  void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    snprintf(failure + strlen(failure), sizeof failure - strlen(failure), "%s%s", failure[0] ? "; " : "", dlerror());
+    return 0;
+  }
+  sgemm_fn found = (sgemm_fn)dlsym(handle, "cblas_sgemm");
+  if (!found) {
+    snprintf(failure + strlen(failure), sizeof failure - strlen(failure), "%s%s has no cblas_sgemm", failure[0] ? "; " : "", name);
+    dlclose(handle);
+    return 0;
+  }
+  set_threads_fn set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+  if (!set_threads) set_threads = (set_threads_fn)dlsym(handle, "MKL_Set_Num_Threads");
+  if (set_threads) set_threads(threads);
+  sgemm = found;
+  snprintf(library, sizeof library, "%s", name);
+  return 1;
+}
+
+static void open_blas(const char *explicit_path, int threads) {
+  if (sgemm) return;
+  failure[0] = '\0';
+  if (explicit_path && explicit_path[0]) {
+    try_open(explicit_path, threads);
+    return;
+  }
+  for (size_t i = 0; i < sizeof CANDIDATES / sizeof CANDIDATES[0]; i++) {
+    if (try_open(CANDIDATES[i], threads)) return;
+  }
+}
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, NULL, "peft_blas: bad arguments to " #call); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+// open(path: string, threads: number) → {library} or {error}; path '' tries the known names.
+static napi_value open_library(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char path[512] = "";
+  size_t length = 0;
+  int32_t threads = 1;
+  if (argc >= 1) CHECK(napi_get_value_string_utf8(env, argv[0], path, sizeof path, &length));
+  if (argc >= 2) CHECK(napi_get_value_int32(env, argv[1], &threads));
+  if (threads < 1) threads = 1;
+  open_blas(path, threads);
+  napi_value result, text;
+  CHECK(napi_create_object(env, &result));
+  CHECK(napi_create_string_utf8(env, sgemm ? library : failure, NAPI_AUTO_LENGTH, &text));
+  CHECK(napi_set_named_property(env, result, sgemm ? "library" : "error", text));
+  return result;
+}
+
+// gemm(heap: ArrayBuffer, batch, m, n, k, transA, transB, aByte, bByte, cByte, aStride, bStride)
+// C[i] = op(A[i]) · op(B[i]) for i < batch, row-major float32 at the given byte offsets; strides
+// are elements between consecutive matrices of A and B (0 broadcasts one matrix).
+static napi_value gemm(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 12 || !sgemm) {
+    napi_throw_error(env, NULL, sgemm ? "peft_blas.gemm takes 12 arguments" : "peft_blas: no BLAS opened");
+    return NULL;
+  }
+  void *heap = NULL;
+  size_t heap_bytes = 0;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &heap, &heap_bytes));
+  int64_t v[11];
+  for (int i = 0; i < 11; i++) CHECK(napi_get_value_int64(env, argv[i + 1], &v[i]));
+  const int64_t batch = v[0], m = v[1], n = v[2], k = v[3], a_byte = v[6], b_byte = v[7], c_byte = v[8];
+  const int64_t a_stride = v[9], b_stride = v[10];
+  const int trans_a = v[4] != 0, trans_b = v[5] != 0;
+  const int64_t a_end = a_byte + 4 * ((batch - 1) * a_stride + m * k);
+  const int64_t b_end = b_byte + 4 * ((batch - 1) * b_stride + k * n);
+  const int64_t c_end = c_byte + 4 * batch * m * n;
+  if (batch < 1 || m < 1 || n < 1 || k < 1 || a_byte < 0 || b_byte < 0 || c_byte < 0 || a_stride < 0 ||
+      b_stride < 0 || (a_byte | b_byte | c_byte) % 4 != 0 || a_end > (int64_t)heap_bytes ||
+      b_end > (int64_t)heap_bytes || c_end > (int64_t)heap_bytes) {
+    napi_throw_range_error(env, NULL, "peft_blas.gemm: operands outside the heap");
+    return NULL;
+  }
+  const float *a = (const float *)((char *)heap + a_byte);
+  const float *b = (const float *)((char *)heap + b_byte);
+  float *c = (float *)((char *)heap + c_byte);
+  const int lda = trans_a ? (int)m : (int)k;
+  const int ldb = trans_b ? (int)k : (int)n;
+  for (int64_t i = 0; i < batch; i++) {
+    sgemm(ROW_MAJOR, trans_a ? TRANS : NO_TRANS, trans_b ? TRANS : NO_TRANS, (int)m, (int)n, (int)k, 1.0f,
+          a + i * a_stride, lda, b + i * b_stride, ldb, 0.0f, c + i * m * n, (int)n);
+  }
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+      {"open", NULL, open_library, NULL, NULL, NULL, napi_default, NULL},
+      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, 2, properties) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
