@@ -1,7 +1,9 @@
 // Per-kernel profile of training steps (tf.profile), to see where a step's time goes.
-//   npx tsx bench/profile-step.ts [--method full] [--steps 3] [--batch 32] [--top 25] [--time-only]
-// Runs the Trainer on vit-mnist (../shared/models/vit-mnist) with synthetic 28×28 images and
-// prints, for the steps after the first, the kernels by total time (name and input shapes).
+//   npx tsx bench/profile-step.ts [--model vit-mnist|issue-vit] [--method full] [--steps 3] [--batch 32]
+//                                 [--top 25] [--time-only]
+// Runs the Trainer on vit-mnist (../shared/models/vit-mnist) or the issue's ViT (random weights the
+// PyTorch reference writes, as npm run bench does) with synthetic images, the benchmark's learning
+// rate and options per method, and prints, for the steps after the first, the kernels by total time (name and input shapes).
 // Kernel times are this process's CPU time (process.cpuUsage), not wall time: on a shared,
 // loaded machine wall time mostly measures when the scheduler let the process run.
 import * as tf from '@tensorflow/tfjs';
@@ -14,12 +16,28 @@ import { disposeModel, loadModelFolder } from '../main/engine/io/checkpoint';
 import { parseTrainSpec } from '../main/engine/train/spec';
 import { syntheticDataset } from '../main/engine/train/synthetic';
 import { Trainer } from '../main/engine/train/trainer';
+import { ISSUE_VIT, lrOf, optionsOf, startSyncTorch } from './train-steps';
 
 const VIT_MNIST = path.resolve(__dirname, '..', '..', 'shared', 'models', 'vit-mnist');
+
+/** The model folder to profile; issue-vit's is written into `tmp` by the PyTorch reference. */
+function modelFolder(name: string, tmp: string): string {
+  if (name === 'vit-mnist') return VIT_MNIST;
+  if (name !== 'issue-vit') throw new Error(`unknown model "${name}" (vit-mnist or issue-vit)`);
+  const torch = startSyncTorch((line) => console.error(line));
+  if (!torch) throw new Error('issue-vit needs the PyTorch reference to write its random weights');
+  try {
+    torch.request({ cmd: 'make', config: ISSUE_VIT, dir: tmp });
+  } finally {
+    torch.stop();
+  }
+  return tmp;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      model: { type: 'string', default: 'vit-mnist' },
       method: { type: 'string', default: 'full' },
       steps: { type: 'string', default: '3' },
       batch: { type: 'string', default: '32' },
@@ -28,13 +46,14 @@ async function main(): Promise<void> {
     },
   });
   const backend = await initBackend();
-  const model = await loadModelFolder(VIT_MNIST);
+  const modelDir = mkdtempSync(path.join(tmpdir(), 'profile-model-'));
+  const model = await loadModelFolder(modelFolder(values.model, modelDir));
+  rmSync(modelDir, { recursive: true, force: true });
   const batch = Number(values.batch);
   const steps = Number(values.steps);
   const dataset = syntheticDataset(batch * 4, 10, model.config.imageSize, model.config.numChannels);
   const outDir = mkdtempSync(path.join(tmpdir(), 'profile-step-'));
-  const methodOptions = values.method === 'lora' ? { r: 8, alpha: 16, targets: ['qkv'] } : {};
-  const spec = parseTrainSpec({ method: values.method, methodOptions, steps: steps + 1, batchSize: batch, valFraction: 0, evalEvery: 1e9, checkpointEvery: 1e9 });
+  const spec = parseTrainSpec({ method: values.method, methodOptions: optionsOf(values.method), lr: lrOf(values.method), steps: steps + 1, batchSize: batch, valFraction: 0, evalEvery: 1e9, checkpointEvery: 1e9 });
   const stepMs: number[] = [];
   // CPU time per step (user + system of this process): far less disturbed by other processes on a
   // loaded machine than wall time, so A/B comparisons of engine changes stay readable.
@@ -100,7 +119,7 @@ async function main(): Promise<void> {
     byName.set(k.name, { ms: b.ms + k.ms, n: b.n + 1 });
   }
   const total = kernels.reduce((s, k) => s + k.ms, 0);
-  console.log(`${values.method} on vit-mnist, batch ${batch}, backend ${backend.name}; profiled steps ${stepMs.map((x) => x.toFixed(0)).join(', ')} ms (profiling overhead included)`);
+  console.log(`${values.method} on ${values.model}, batch ${batch}, backend ${backend.name}; profiled steps ${stepMs.map((x) => x.toFixed(0)).join(', ')} ms (profiling overhead included)`);
   console.log(`kernel time per step: ${(total / per).toFixed(1)} ms over ${(kernels.length / per).toFixed(0)} kernels\n`);
   console.log('| kernel | ms/step | calls/step |\n|---|---|---|');
   for (const [name, g] of [...byName].sort((a, b) => b[1].ms - a[1].ms)) console.log(`| ${name} | ${(g.ms / per).toFixed(1)} | ${(g.n / per).toFixed(0)} |`);

@@ -27,27 +27,10 @@ import { listMethods } from '../main/engine/methods/registry';
 import { vitForward, vitParamShapes, type VitConfig, type VitParams } from '../main/engine/models/vit';
 import { syntheticDataset } from '../main/engine/train/synthetic';
 import { sharedPath } from '../test/shared';
-import { median, ONE_THREAD_ENV, PYTHON, startSyncTorch, timeSteps, TORCH_METHODS, uptime, type StepSamples, type SyncTorch } from './train-steps';
+import { ISSUE_VIT, median, ONE_THREAD_ENV, PYTHON, startSyncTorch, timeSteps, TORCH_METHODS, uptime, type StepSamples, type SyncTorch } from './train-steps';
 
 const ROOT = path.resolve(__dirname, '..');
 const BATCH = 32;
-/** The issue's ViT, in HF config vocabulary (lucidrains layout): 8×8 patches + CLS = 65 tokens. */
-const ISSUE_VIT = {
-  image_size: 32,
-  patch_size: 4,
-  num_channels: 1,
-  hidden_size: 192,
-  num_hidden_layers: 6,
-  num_attention_heads: 3,
-  head_dim: 64,
-  intermediate_size: 768,
-  hidden_act: 'gelu',
-  qkv_bias: false,
-  layer_norm_eps: 1e-5,
-  pooling: 'cls',
-  num_labels: 10,
-  id2label: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [String(i), String(i)])),
-};
 /** Batches per epoch in the epoch cases. */
 const EPOCH_STEPS = 8;
 

@@ -19,6 +19,23 @@ export const PYTHON = process.env.PEFT_STUDIO_PYTHON ?? (existsSync('/usr/bin/py
 /** torch.set_num_threads(1) does not reach a system OpenBLAS: pin it through the environment too. */
 export const ONE_THREAD_ENV = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
 
+/** The issue's ViT, in HF config vocabulary (lucidrains layout): 8×8 patches + CLS = 65 tokens. */
+export const ISSUE_VIT = {
+  image_size: 32,
+  patch_size: 4,
+  num_channels: 1,
+  hidden_size: 192,
+  num_hidden_layers: 6,
+  num_attention_heads: 3,
+  head_dim: 64,
+  intermediate_size: 768,
+  hidden_act: 'gelu',
+  qkv_bias: false,
+  layer_norm_eps: 1e-5,
+  pooling: 'cls',
+  num_labels: 10,
+  id2label: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [String(i), String(i)])),
+};
 /** Learning rate per method family (base method name; patch-X uses X's). Found by the trainer work:
  * lr 1e-3 is too low for PEFT (LoRA 5e-3 → 0.780, linear probe 1e-2 → 0.712, full 1e-3 → 0.779). */
 const LR: Record<string, number> = { 'linear-probe': 1e-2, full: 1e-3, lora: 5e-3, vpt: 5e-3, ssf: 5e-3, side: 5e-3, sara: 5e-3 };

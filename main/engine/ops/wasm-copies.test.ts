@@ -64,6 +64,30 @@ describe('copy-free wasm kernels', () => {
     });
   });
 
+  it('gather: rows along any axis, repeated and out of order, match the definition', () => {
+    const shape = [4, 3, 70];
+    tf.tidy(() => {
+      const x = iota(shape);
+      const picks = [2, 0, 2, 1];
+      for (let axis = 0; axis < 3; axis++) {
+        const got = tf.gather(x, tf.tensor1d(picks.map((i) => i % shape[axis]!), 'int32'), axis);
+        const expected: number[] = [];
+        const walk = (a: number, index: number[]) => {
+          if (a === shape.length) return void expected.push(flat(shape, index));
+          const range = a === axis ? picks.map((i) => i % shape[axis]!) : Array.from({ length: shape[a]! }, (_, i) => i);
+          for (const i of range) walk(a + 1, [...index, i]);
+        };
+        walk(0, []);
+        expect(got.shape).toEqual(shape.map((n, a) => (a === axis ? picks.length : n)));
+        expect(Array.from(got.dataSync()), `axis ${axis}`).toEqual(expected);
+      }
+      const ints = tf.gather(tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], 'int32'), tf.tensor2d([[2, 0], [1, 1]], [2, 2], 'int32'));
+      expect(ints.shape).toEqual([2, 2, 2]);
+      expect(Array.from(ints.dataSync())).toEqual([5, 6, 1, 2, 3, 4, 3, 4]);
+      expect(() => tf.gather(x, tf.tensor1d([4], 'int32'))).toThrow(/not in \[0, 3\]/);
+    });
+  });
+
   it('a clone shares memory safely: it outlives its source and nothing leaks', () => {
     const before = tf.memory().numTensors;
     const x = tf.tensor1d([1, 2, 3]);
