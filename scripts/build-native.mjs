@@ -24,7 +24,10 @@ const gyp = nodeGyp();
 if (!gyp) {
   console.log("native/blas: not built (npm's node-gyp not found); the engine keeps wasm's matrix kernels");
 } else {
-  const result = spawnSync(process.execPath, [gyp, 'rebuild'], { cwd: addonDir, encoding: 'utf8' });
+  // Node's own headers where the install ships them (Debian, official tarballs): no download needed.
+  const prefix = dirname(dirname(process.execPath));
+  const headers = existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
+  const result = spawnSync(process.execPath, [gyp, 'rebuild', ...headers], { cwd: addonDir, encoding: 'utf8' });
   if (result.status === 0) {
     console.log('native/blas: built (matrix products on the system BLAS where one is installed)');
   } else {

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { nativeMatMulActive, registerNativeMatMul } from './ops/native-matmul';
+import { nativeMatMulActive, registerNativeKernels } from './ops/native-kernels';
 import { registerCopyFreeWasmKernels } from './ops/wasm-copies';
 
 export interface BackendInfo {
@@ -97,7 +97,7 @@ async function tryCandidate(candidate: Candidate): Promise<string | undefined> {
         if (!(await tf.setBackend('wasm'))) return 'wasm did not initialise';
         registerFastWasmBatchMatMul();
         // After the wasm batched kernel, which stays the fallback for what the BLAS kernel declines.
-        registerNativeMatMul();
+        registerNativeKernels();
         registerCopyFreeWasmKernels();
         return undefined;
       }
@@ -112,8 +112,9 @@ async function tryCandidate(candidate: Candidate): Promise<string | undefined> {
 /** Where wasm's matrix products run, for the backend's reason line. */
 function matMulNote(): string {
   if (tf.getBackend() !== 'wasm') return '';
-  const native = registerNativeMatMul();
-  return native.library ? `; matrix products on ${native.library}` : `; matrix products in wasm: ${native.reason ?? ''}`;
+  const native = registerNativeKernels();
+  const products = native.library ? `matrix products on ${native.library}` : `matrix products in wasm: ${native.reason ?? ''}`;
+  return `; ${products}; GELU/LayerNorm ${native.fused ? 'fused (native/blas)' : 'in wasm'}`;
 }
 
 function firstLine(err: unknown): string {

@@ -1,4 +1,5 @@
-// The GELU gradients equal tfjs's own differentiation of the formulas; forwards are bit-identical.
+// The GELU gradients equal tfjs's own differentiation of the formulas, and the forwards equal the
+// formulas (the fused native erf pass within its polynomials' accuracy).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
@@ -29,4 +30,24 @@ describe('GELU with closed-form gradients', () => {
       expect(tf.memory().numTensors).toBe(before);
     });
   }
+
+  it('gelu (erf) stays exact at the tails and for extreme inputs', () => {
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const xs = [-1e4, -100, -20, -9, -5.5, -3, -1, -1e-3, 0, 1e-3, 1, 3, 5.5, 9, 20, 100, 1e4];
+      const x = tf.tensor1d(xs);
+      const values = Array.from(geluErf(x).dataSync());
+      const grads = Array.from(tf.grad((t: tf.Tensor) => tf.sum(geluErf(t)))(x).dataSync());
+      // Far tails: GELU(x) → 0 below and → x above; the slope → 0 and → 1.
+      xs.forEach((v, i) => {
+        const expectedValue = v <= -9 ? 0 : v >= 9 ? v : values[i]!;
+        expect(values[i]).toBeCloseTo(expectedValue, 6);
+        if (Math.abs(v) >= 9) expect(grads[i]).toBeCloseTo(v > 0 ? 1 : 0, 6);
+        expect(Number.isFinite(values[i]) && Number.isFinite(grads[i])).toBe(true);
+      });
+      expect(values[xs.indexOf(0)]).toBe(0);
+      expect(grads[xs.indexOf(0)]).toBeCloseTo(0.5, 6);
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

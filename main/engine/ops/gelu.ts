@@ -1,14 +1,29 @@
 // GELU activations with closed-form gradients (tf.customGrad): tfjs's own differentiation walks
-// every elementwise op of the formula (erf's gradient alone is five kernels). The forwards run
-// the same kernels as before, so outputs are bit-identical.
+// every elementwise op of the formula (erf's gradient alone is five kernels). On wasm with the
+// native addon, the erf form's forward and gradient are one fused pass each (ops/native-kernels.ts);
+// otherwise they run the same kernels as tfjs's formula, so outputs are bit-identical to it.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, nativeFusedActive } from './native-kernels';
 
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const TANH_CUBIC = 0.044715;
 
 /** x·Φ(x) = 0.5·x·(1 + erf(x/√2)); d/dx = Φ(x) + x·φ(x). */
-export const geluErf = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+export function geluErf(x: tf.Tensor): tf.Tensor {
+  return nativeFusedActive() && x.dtype === 'float32' ? fusedGeluErf(x) : formulaGeluErf(x);
+}
+
+const fusedGeluErf = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  save([x]);
+  return {
+    value: tf.engine().runKernel(FUSED.gelu, { x }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.engine().runKernel(FUSED.geluGrad, { x: saved[0]!, dy }) as tf.Tensor],
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+const formulaGeluErf = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
   const erf = tf.erf(tf.mul(x, Math.SQRT1_2));
   save([x, erf]);

@@ -1,10 +1,11 @@
 // The hand-written LayerNorm gradient equals tfjs's own differentiation of the moments formula,
-// and the forward is bit-identical to it.
+// and the forward is bit-identical to it (within float rounding when the fused native pass runs).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { Rng } from '../train/rng';
 import { layerNormRows } from './layer-norm';
+import { nativeFusedActive } from './native-kernels';
 
 beforeAll(async () => {
   await initBackend();
@@ -16,7 +17,7 @@ const reference = (x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: number) => {
 };
 
 describe('layerNormRows', () => {
-  it('forward is bit-identical and dx, dγ, dβ match autodiff of the moments formula', () => {
+  it('forward equals the moments formula and dx, dγ, dβ match its autodiff', () => {
     const rng = Rng.fromSeed(3);
     const [r, d] = [7, 12];
     const before = tf.memory().numTensors;
@@ -26,7 +27,10 @@ describe('layerNormRows', () => {
       const b = tf.tensor1d(rng.fill(d, (q) => 0.3 * q.normal()));
       // A weighting so every output element has its own upstream gradient.
       const w = tf.tensor2d(rng.fill(r * d, (q) => q.normal()), [r, d]);
-      expect(Array.from(layerNormRows(x, g, b, 1e-5).dataSync())).toEqual(Array.from(reference(x, g, b, 1e-5).dataSync()));
+      const expected = Array.from(reference(x, g, b, 1e-5).dataSync());
+      const actual = Array.from(layerNormRows(x, g, b, 1e-5).dataSync());
+      // The fused pass sums in its own order: equal within float32 rounding, not bit for bit.
+      expect(actual).toEqual(nativeFusedActive() ? expected.map((v) => expect.closeTo(v, 5)) : expected);
       const loss = (f: typeof reference) => (...ts: tf.Tensor[]) => tf.sum(tf.mul(f(ts[0] as tf.Tensor2D, ts[1]!, ts[2]!, 1e-5), w));
       const ours = tf.grads(loss(layerNormRows))([x, g, b]);
       const stock = tf.grads(loss(reference))([x, g, b]);

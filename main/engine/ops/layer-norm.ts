@@ -2,6 +2,7 @@
 // tf.moments op by op (casts, broadcasts, a reduction per path), ~25 kernels per norm; the closed
 // form below needs 9 and saves only the normalised rows and 1/σ.
 import * as tf from '@tensorflow/tfjs';
+import { FUSED, nativeFusedActive } from './native-kernels';
 
 /**
  * (x − μ) / √(σ² + eps) · γ + β per row. The forward runs the same kernels as
@@ -9,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
  * dx = r · (g − mean(g) − n · mean(g · n)) with g = dy · γ, n the normalised rows, r = 1/σ.
  */
 export function layerNormRows(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor2D {
+  if (nativeFusedActive() && [x, gamma, beta].every((t) => t.dtype === 'float32')) return fusedLayerNormRows(x, gamma, beta, eps);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, g, b, save] = args as [tf.Tensor2D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const mean = tf.mean(input, -1, true);
@@ -23,6 +25,23 @@ export function layerNormRows(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor,
         const dn = tf.mul(dy, scale);
         const dx = tf.mul(tf.sub(tf.sub(dn, tf.mean(dn, -1, true)), tf.mul(n, tf.mean(tf.mul(dn, n), -1, true))), r);
         return [dx, tf.sum(tf.mul(dy, n), 0), tf.sum(dy, 0)];
+      },
+    };
+  });
+  return f(x, gamma, beta) as tf.Tensor2D;
+}
+
+/** The same maths as one native pass each way (ops/native-kernels.ts), on wasm with the addon. */
+function fusedLayerNormRows(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, g, b, save] = args as [tf.Tensor2D, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [y, normed, rstd] = tf.engine().runKernel(FUSED.layerNorm, { x: input, gamma: g, beta: b }, { eps } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    save([normed!, rstd!, g]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [n, r, scale] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.engine().runKernel(FUSED.layerNormGrad, { dy, normed: n, rstd: r, gamma: scale }) as tf.Tensor[];
       },
     };
   });

@@ -1,8 +1,10 @@
-// Matrix products for the wasm backend on a system BLAS (issue #8), called on the wasm heap in
-// place. The BLAS is opened at run time (dlopen), so the addon builds without BLAS headers and a
-// machine without an optimised BLAS simply keeps the wasm kernels.
+// Kernels for the wasm backend (issue #8), run in place on the wasm heap: matrix products on a
+// system BLAS, opened at run time (dlopen) so the addon builds without BLAS headers and a machine
+// without an optimised BLAS keeps wasm's products; and fused GELU / LayerNorm passes, which wasm
+// runs as 5–10 separate elementwise kernels each (see fused.c).
 #include <dlfcn.h>
 #include <node_api.h>
+#include "fused.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,12 +133,102 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Reads (heap, count integers, then `floats` doubles) and checks that each of `spans` [byte,
+// float count] pairs lies inside the heap. Returns the heap base or NULL after throwing.
+static char *fused_args(napi_env env, napi_callback_info info, size_t ints, int64_t *v, size_t floats, double *f) {
+  napi_value argv[16];
+  size_t argc = 16;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 + ints + floats) {
+    napi_throw_error(env, NULL, "peft_blas: wrong number of arguments");
+    return NULL;
+  }
+  void *heap = NULL;
+  size_t heap_bytes = 0;
+  if (napi_get_arraybuffer_info(env, argv[0], &heap, &heap_bytes) != napi_ok) {
+    napi_throw_type_error(env, NULL, "peft_blas: the heap must be an ArrayBuffer");
+    return NULL;
+  }
+  for (size_t i = 0; i < ints; i++) {
+    if (napi_get_value_int64(env, argv[1 + i], &v[i]) != napi_ok || v[i] < 0) {
+      napi_throw_type_error(env, NULL, "peft_blas: sizes and offsets must be non-negative integers");
+      return NULL;
+    }
+  }
+  for (size_t i = 0; i < floats; i++) {
+    if (napi_get_value_double(env, argv[1 + ints + i], &f[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "peft_blas: expected a number");
+      return NULL;
+    }
+  }
+  v[ints] = (int64_t)heap_bytes;
+  return (char *)heap;
+}
+
+static int inside(napi_env env, int64_t heap_bytes, int64_t byte, int64_t count) {
+  if (byte % 4 != 0 || byte + 4 * count > heap_bytes) {
+    napi_throw_range_error(env, NULL, "peft_blas: operand outside the heap");
+    return 0;
+  }
+  return 1;
+}
+
+// geluErf(heap, n, xByte, yByte)
+static napi_value gelu_forward(napi_env env, napi_callback_info info) {
+  int64_t v[4];
+  char *heap = fused_args(env, info, 3, v, 0, NULL);
+  if (!heap || !inside(env, v[3], v[1], v[0]) || !inside(env, v[3], v[2], v[0])) return NULL;
+  gelu_erf_forward(v[0], (const float *)(heap + v[1]), (float *)(heap + v[2]));
+  return NULL;
+}
+
+// geluErfGrad(heap, n, xByte, dyByte, dxByte)
+static napi_value gelu_backward(napi_env env, napi_callback_info info) {
+  int64_t v[5];
+  char *heap = fused_args(env, info, 4, v, 0, NULL);
+  if (!heap || !inside(env, v[4], v[1], v[0]) || !inside(env, v[4], v[2], v[0]) || !inside(env, v[4], v[3], v[0])) return NULL;
+  gelu_erf_backward(v[0], (const float *)(heap + v[1]), (const float *)(heap + v[2]), (float *)(heap + v[3]));
+  return NULL;
+}
+
+// layerNorm(heap, rows, d, xByte, gammaByte, betaByte, yByte, normedByte, rstdByte, eps)
+static napi_value layer_norm_forward_call(napi_env env, napi_callback_info info) {
+  int64_t v[9];
+  double eps = 0;
+  char *heap = fused_args(env, info, 8, v, 1, &eps);
+  if (!heap) return NULL;
+  const int64_t rows = v[0], d = v[1], bytes = v[8];
+  if (d < 1 || !inside(env, bytes, v[2], rows * d) || !inside(env, bytes, v[3], d) || !inside(env, bytes, v[4], d) ||
+      !inside(env, bytes, v[5], rows * d) || !inside(env, bytes, v[6], rows * d) || !inside(env, bytes, v[7], rows))
+    return NULL;
+  layer_norm_forward(rows, d, (float)eps, (const float *)(heap + v[2]), (const float *)(heap + v[3]),
+                     (const float *)(heap + v[4]), (float *)(heap + v[5]), (float *)(heap + v[6]), (float *)(heap + v[7]));
+  return NULL;
+}
+
+// layerNormGrad(heap, rows, d, dyByte, normedByte, rstdByte, gammaByte, dxByte, dGammaByte, dBetaByte)
+static napi_value layer_norm_backward_call(napi_env env, napi_callback_info info) {
+  int64_t v[10];
+  char *heap = fused_args(env, info, 9, v, 0, NULL);
+  if (!heap) return NULL;
+  const int64_t rows = v[0], d = v[1], bytes = v[9];
+  if (d < 1 || !inside(env, bytes, v[2], rows * d) || !inside(env, bytes, v[3], rows * d) || !inside(env, bytes, v[4], rows) ||
+      !inside(env, bytes, v[5], d) || !inside(env, bytes, v[6], rows * d) || !inside(env, bytes, v[7], d) || !inside(env, bytes, v[8], d))
+    return NULL;
+  layer_norm_backward(rows, d, (const float *)(heap + v[2]), (const float *)(heap + v[3]), (const float *)(heap + v[4]),
+                      (const float *)(heap + v[5]), (float *)(heap + v[6]), (float *)(heap + v[7]), (float *)(heap + v[8]));
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, open_library, NULL, NULL, NULL, napi_default, NULL},
       {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"geluErf", NULL, gelu_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"geluErfGrad", NULL, gelu_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNorm", NULL, layer_norm_forward_call, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormGrad", NULL, layer_norm_backward_call, NULL, NULL, NULL, napi_default, NULL},
   };
-  if (napi_define_properties(env, exports, 2, properties) != napi_ok) return NULL;
+  if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;
 }
 

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
-import { nativeMatMulActive, registerNativeMatMul } from './native-matmul';
+import { nativeMatMulActive, registerNativeKernels } from './native-kernels';
 
 let backendName = '';
 beforeAll(async () => {
@@ -61,8 +61,8 @@ const filled = (shape: number[], seed: number) => {
 
 describe('matrix products on the system BLAS (native/blas)', () => {
   it('is active where an optimised BLAS and the built addon exist (CI installs both)', () => {
-    const status = registerNativeMatMul();
-    if (process.env.CI) expect(status.library, status.reason).toBeDefined();
+    const status = registerNativeKernels();
+    if (process.env.CI) expect([status.library, status.fused], status.reason).toEqual([expect.any(String), true]);
     if (backendName === 'wasm' && status.library) expect(nativeMatMulActive()).toBe(true);
     expect(status.library ?? status.reason).toBeTruthy();
   });
