@@ -11,7 +11,7 @@ import type { Rng } from '../../train/rng';
 import { canonicalAdapterTensors } from '../framework';
 import type { NamedTensors, PeftMethod } from '../types';
 import { saraOptions, type SaraOptions, type SaraTarget } from './config';
-import { nuclearNorm } from './svd';
+import { sparseNuclearNorm } from './svd';
 
 /** One adapted weight matrix [rows = in, cols = out] with k trained entries. */
 export interface SaraSite {
@@ -87,16 +87,13 @@ function delta(trainable: NamedTensors, site: SaraSite): tf.Tensor2D {
   return tf.reshape(flatDelta(trainable, site), [site.rows, site.cols]);
 }
 
-/** ‖Δ‖_* with its gradient U·Vᵀ gathered at the live entries (an SVD on the CPU, see svd.ts). */
+/** ‖Δ‖_* with its gradient U·Vᵀ at the live entries (on the CPU from Δ's entries, see svd.ts). */
 function nuclear(trainable: NamedTensors, site: SaraSite): tf.Scalar {
   const ids = get(trainable, indicesName(site)).dataSync();
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const values = args[0] as tf.Tensor;
-    const v = values.dataSync();
-    const dense = new Float64Array(site.rows * site.cols);
-    for (let j = 0; j < site.k; j++) dense[flatIndex(ids[j]!)] = v[j]!;
-    const { value, gradient } = nuclearNorm(dense, site.rows, site.cols);
-    const g = Float32Array.from({ length: site.k }, (_, j) => (ids[j]! >= 0 ? gradient[ids[j]!]! : 0));
+    const { value, gradient } = sparseNuclearNorm({ rows: site.rows, cols: site.cols, flat: Array.from(ids, flatIndex), values: values.dataSync() });
+    const g = Float32Array.from({ length: site.k }, (_, j) => (ids[j]! >= 0 ? gradient[j]! : 0));
     return { value: tf.scalar(value), gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.tensor1d(g)) };
   });
   return f(get(trainable, valuesName(site))) as tf.Scalar;

@@ -1,5 +1,4 @@
-// SaRA: the Jacobi SVD against hand-computed and identity-based values, selection against a
-// brute-force sort, the penalty's gradient against central differences, and re-selection.
+// SaRA: selection against a brute-force sort, the penalty's gradient against central differences, and re-selection.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../backend';
@@ -9,7 +8,7 @@ import { forwardParams, initTrainable, parseOptions, targetConfig, trainablePara
 import { randomVitParams, TINY_VIT } from '../tiny-vit';
 import type { NamedTensors } from '../types';
 import { sara, saraReselect, saraSites, smallestMagnitudes } from '.';
-import { nuclearNorm } from './svd';
+import { sparseNuclearNorm } from './svd';
 
 const CONFIG: VitConfig = targetConfig(TINY_VIT, 3);
 const B = 2;
@@ -34,51 +33,6 @@ function trained(raw: object, seed: number, scale = 0.5) {
   tf.dispose(Object.values(init));
   return { options, trainable };
 }
-
-const matmul = (a: ArrayLike<number>, b: ArrayLike<number>, n: number, k: number, m: number) =>
-  Array.from({ length: n * m }, (_, i) => {
-    let s = 0;
-    for (let j = 0; j < k; j++) s += a[Math.floor(i / m) * k + j]! * b[j * m + (i % m)]!;
-    return s;
-  });
-const transposed = (a: ArrayLike<number>, rows: number, cols: number) => Array.from({ length: rows * cols }, (_, i) => a[(i % rows) * cols + Math.floor(i / rows)]!);
-
-describe('svd', () => {
-  it('matches hand values: diag(3, −4) and a rank-one outer product', () => {
-    const d = nuclearNorm([3, 0, 0, -4], 2, 2);
-    expect(d.value).toBeCloseTo(7, 12);
-    expect(Array.from(d.gradient)).toEqual([1, 0, 0, -1].map((v) => expect.closeTo(v, 12)));
-    // u = (1, 2, 2), v = (3, 4): ‖u vᵀ‖_* = |u|·|v| = 3·5, gradient u vᵀ / 15.
-    const u = [1, 2, 2];
-    const v = [3, 4];
-    const outer = u.flatMap((a) => v.map((b) => a * b));
-    const r = nuclearNorm(outer, 3, 2);
-    expect(r.value).toBeCloseTo(15, 10);
-    expect(r.singular[1]).toBeLessThan(1e-12);
-    r.gradient.forEach((g, i) => expect(g).toBeCloseTo(outer[i]! / 15, 10));
-  });
-
-  for (const [rows, cols] of [
-    [5, 3],
-    [3, 5],
-  ]) {
-    it(`random ${rows}×${cols}: σ² are the eigenvalues' sum and product, UVᵀ is a partial isometry with ⟨A, UVᵀ⟩ = Σσ`, () => {
-      const a = Rng.fromSeed(rows).fill(rows * cols, (g) => g.normal());
-      const { value, gradient, singular } = nuclearNorm(a, rows, cols);
-      const frob = a.reduce((s, v) => s + v * v, 0);
-      expect(singular.reduce((s, v) => s + v * v, 0)).toBeCloseTo(frob, 9);
-      // det(AᵀA) (or AAᵀ) over the short side = Π σ², by a plain 3×3 determinant.
-      const short = Math.min(rows, cols);
-      const gram = rows >= cols ? matmul(transposed(a, rows, cols), a, cols, rows, cols) : matmul(a, transposed(a, rows, cols), rows, cols, rows);
-      const g = (i: number, j: number) => gram[i * short + j]!;
-      const det = g(0, 0) * (g(1, 1) * g(2, 2) - g(1, 2) * g(2, 1)) - g(0, 1) * (g(1, 0) * g(2, 2) - g(1, 2) * g(2, 0)) + g(0, 2) * (g(1, 0) * g(2, 1) - g(1, 1) * g(2, 0));
-      expect(singular.reduce((p, s) => p * s * s, 1)).toBeCloseTo(det, 6);
-      expect(a.reduce((s, v, i) => s + v * gradient[i]!, 0)).toBeCloseTo(value, 9);
-      const q = rows >= cols ? matmul(transposed(gradient, rows, cols), gradient, cols, rows, cols) : matmul(gradient, transposed(gradient, rows, cols), rows, cols, rows);
-      q.forEach((v, i) => expect(v).toBeCloseTo(Math.floor(i / short) === i % short ? 1 : 0, 9));
-    });
-  }
-});
 
 describe('sara', () => {
   it('selects the k smallest |W| of every target matrix (brute-force sort) and counts Σk + head', async () => {
@@ -113,11 +67,8 @@ describe('sara', () => {
     const { options, trainable } = trained({ targets: ['proj', 'fc1'], sparsity: 0.3, lambdaNuclear: 0.5 }, 83);
     const sites = saraSites(CONFIG, options);
     const norms = sites.map((s) => {
-      const dense = new Float64Array(s.rows * s.cols);
-      const ids = trainable[`${s.module}.sara_indices`]!.dataSync();
-      const v = trainable[`${s.module}.sara_values`]!.dataSync();
-      ids.forEach((id, j) => (dense[id] = v[j]!));
-      return nuclearNorm(dense, s.rows, s.cols).value;
+      const flat = trainable[`${s.module}.sara_indices`]!.dataSync();
+      return sparseNuclearNorm({ rows: s.rows, cols: s.cols, flat, values: trainable[`${s.module}.sara_values`]!.dataSync() }).value;
     });
     const mean = tf.tidy(() => sara.penalty!(trainable, CONFIG, options).dataSync()[0]!);
     expect(mean).toBeCloseTo((0.5 * norms.reduce((a, b) => a + b, 0)) / norms.length, 4);
