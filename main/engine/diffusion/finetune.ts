@@ -48,6 +48,7 @@ const VIT_NAME: Readonly<Record<string, string>> = { 'x_embedder.proj': 'patch_e
 function ditHooks(hooks: VitHooks): VitHooks {
   return {
     linear: hooks.linear ? (name, x, y) => hooks.linear!(VIT_NAME[name] ?? name, x, y) : undefined,
+    weight: hooks.weight ? (name, w) => hooks.weight!(VIT_NAME[name] ?? name, w) : undefined,
     norm: hooks.norm,
   };
 }

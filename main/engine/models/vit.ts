@@ -64,6 +64,11 @@ export interface VitHooks {
    * including the bias; returns the output to use (LoRA adds x·A·B, SSF scales and shifts y).
    */
   linear?(name: string, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * Before the same linear layers' product: their weight W [in, out] → the weight to use. SaRA
+   * returns W + Δ, so a step runs one product x·(W + Δ) and its two gradients instead of x·W + x·Δ.
+   */
+  weight?(name: string, w: tf.Tensor2D): tf.Tensor2D;
   /** After a LayerNorm (`blocks.{i}.norm1`, `blocks.{i}.norm2`, `norm`): y [R, D] → [R, D]. */
   norm?(name: string, y: tf.Tensor2D): tf.Tensor2D;
   /**
@@ -130,7 +135,8 @@ function param(params: VitParams, name: string): tf.Tensor {
  * with attention() and activate() for the DiT (models/dit.ts), whose blocks share them.
  */
 export function linear(params: VitParams, name: string, x: tf.Tensor2D, bias = true, hooks?: VitHooks): tf.Tensor2D {
-  const y = tf.matMul(x, param(params, `${name}.weight`) as tf.Tensor2D) as tf.Tensor2D;
+  const w = param(params, `${name}.weight`) as tf.Tensor2D;
+  const y = tf.matMul(x, hooks?.weight ? hooks.weight(name, w) : w) as tf.Tensor2D;
   const out = bias ? (tf.add(y, param(params, `${name}.bias`)) as tf.Tensor2D) : y;
   return hooks?.linear ? hooks.linear(name, x, out) : out;
 }

@@ -145,9 +145,9 @@ export const sara: PeftMethod<SaraOptions> = {
   hooks(trainable, config, options) {
     const sites = new Map(saraSites(config, options).map((s) => [s.module, s]));
     return {
-      linear(name, x, y) {
+      weight(name, w) {
         const site = sites.get(name);
-        return site ? tf.add(y, tf.matMul(x, delta(trainable, site))) : y;
+        return site ? tf.add(w, delta(trainable, site)) : w;
       },
     };
   },

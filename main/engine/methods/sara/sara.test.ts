@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../backend';
-import { vitForward, type VitConfig } from '../../models/vit';
+import { linear, vitForward, type VitConfig } from '../../models/vit';
 import { Rng } from '../../train/rng';
 import { forwardParams, initTrainable, parseOptions, targetConfig, trainableParamCount } from '../framework';
 import { randomVitParams, TINY_VIT } from '../tiny-vit';
@@ -86,6 +86,32 @@ describe('sara', () => {
       });
     for (const c of [0, 5, 17, 30]) expect(grad[c]!).toBeCloseTo((at(c, 1e-2) - at(c, -1e-2)) / 2e-2, 2);
     expect(tf.tidy(() => sara.penalty!(trainable, CONFIG, { ...options, lambdaNuclear: 0 }).dataSync()[0])).toBe(0);
+    tf.dispose(Object.values(trainable));
+  });
+
+  it('the weight hook x·(W + Δ) equals the former x·W + b + x·Δ, in outputs and in the gradients of the values', () => {
+    const { options, trainable } = trained({ sparsity: 0.3 }, 87);
+    const hooks = sara.hooks(trainable, CONFIG, options, { training: true, rng: Rng.fromSeed(1) });
+    for (const s of saraSites(CONFIG, options)) {
+      const xs = tf.tensor2d(Rng.fromSeed(88).fill(5 * s.rows, (r) => r.normal()), [5, s.rows]);
+      const cotangent = tf.tensor2d(Rng.fromSeed(89).fill(5 * s.cols, (r) => r.normal()), [5, s.cols]);
+      const name = `${s.module}.sara_values`;
+      const ids = trainable[`${s.module}.sara_indices`]!.dataSync();
+      const deltaDense = new Float32Array(s.rows * s.cols);
+      trainable[name]!.dataSync().forEach((v, j) => (deltaDense[ids[j]!] = v));
+      const [ours, former, xtc] = tf.tidy(() => [
+        linear(base, s.module, xs, true, hooks).dataSync(),
+        tf.add(linear(base, s.module, xs), tf.matMul(xs, tf.tensor2d(deltaDense, [s.rows, s.cols]))).dataSync(),
+        tf.matMul(xs, cotangent, true, false).dataSync(),
+      ]);
+      ours.forEach((v, i) => expect(v).toBeCloseTo(former[i]!, 5));
+      // d/dvalues Σ cotangent ⊙ (x·W + b + x·Δ) = (xᵀ·cotangent) at the selected entries.
+      const g = tf.tidy(() =>
+        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(linear(base, s.module, xs, true, sara.hooks({ ...trainable, [name]: v }, CONFIG, options, { training: true, rng: Rng.fromSeed(1) })), cotangent)))(trainable[name]!).dataSync(),
+      );
+      ids.forEach((id, j) => expect(g[j]!).toBeCloseTo(xtc[id]!, 5));
+      tf.dispose([xs, cotangent]);
+    }
     tf.dispose(Object.values(trainable));
   });
 
