@@ -105,6 +105,38 @@ describe('matrix products on the system BLAS (native/blas)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  // Leading axes (column sums, native) and every other reduction (wasm's kernel), checked against
+  // plain sums; keepDims keeps the reduced axes as 1s.
+  it.each([
+    [[6, 5], [0], false],
+    [[6, 5], 0, true],
+    [[2, 3, 4], [0, 1], false],
+    [[2, 3, 4], [1, 0], true],
+    [[2, 3, 4], [0], false],
+    [[2, 3, 4], [-1], false],
+    [[2, 3, 4], [0, 2], false],
+    [[2, 3, 4], [0, 1, 2], false],
+    [[0, 4], [0], false],
+  ] as const)('sum of %j over %j (keepDims %s) equals the plain sum', (shape, axis, keepDims) => {
+    const before = tf.memory().numTensors;
+    const x = filled([...shape], 6);
+    const axes = tf.util.parseAxisParam(typeof axis === 'number' ? axis : [...axis], [...shape]);
+    const values = x.dataSync();
+    const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const expected = new Array<number>(outShape.reduce((p, q) => p * q, 1)).fill(0);
+    const strides = (dims: readonly number[]) => dims.map((_, i) => dims.slice(i + 1).reduce((p, q) => p * q, 1));
+    const [inStrides, outStrides] = [strides(shape), strides(outShape)];
+    values.forEach((v, flat) => {
+      const target = shape.reduce((acc, _, i) => acc + (axes.includes(i) ? 0 : Math.floor(flat / inStrides[i]!) % shape[i]!) * outStrides[i]!, 0);
+      expected[target]! += v;
+    });
+    const out = tf.sum(x, typeof axis === 'number' ? axis : [...axis], keepDims);
+    expect(out.shape).toEqual(keepDims ? outShape : shape.filter((_, i) => !axes.includes(i)));
+    expect(Array.from(out.dataSync())).toEqual(expected.map((v) => expect.closeTo(v, 4)));
+    tf.dispose([x, out]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('PEFT_STUDIO_BLAS=off keeps the wasm kernels and says so in the backend line', () => {
     const script = "require('./main/engine/backend.ts').initBackend().then((b) => console.log(b.reason))";
     const root = path.resolve(__dirname, '..', '..', '..');

@@ -5,6 +5,7 @@
 //   and its batched/transposed loop ~2–8.
 // - GELU (erf) and LayerNorm forward and backward as one pass each (ops/gelu.ts and
 //   ops/layer-norm.ts use them), where wasm runs 5–10 elementwise kernels.
+// - Sum over leading axes (bias and scale gradients) without wasm's transpose of the whole input.
 // Without a built addon (or a BLAS library, for the products) the engine keeps the wasm kernels.
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
@@ -33,6 +34,7 @@ interface NativeAddon {
   geluErfGrad(heap: ArrayBuffer, n: number, xByte: number, dyByte: number, dxByte: number): void;
   layerNorm(heap: ArrayBuffer, rows: number, d: number, xByte: number, gammaByte: number, betaByte: number, yByte: number, normedByte: number, rstdByte: number, eps: number): void;
   layerNormGrad(heap: ArrayBuffer, rows: number, d: number, dyByte: number, normedByte: number, rstdByte: number, gammaByte: number, dxByte: number, dGammaByte: number, dBetaByte: number): void;
+  sumRows(heap: ArrayBuffer, rows: number, d: number, xByte: number, outByte: number): void;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm the kernel uses. */
@@ -133,6 +135,11 @@ function requireFloat32(kernel: string, inputs: tf.TensorInfo[]): void {
 
 function registerFusedKernels(addon: NativeAddon): void {
   const register = (kernelName: string, kernelFunc: tf.KernelFunc) => tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+  const stockSum = tf.getKernel('Sum', 'wasm');
+  if (stockSum) {
+    tf.unregisterKernel('Sum', 'wasm');
+    register('Sum', leadingAxesSum(addon, stockSum.kernelFunc));
+  }
   register(FUSED.gelu, ({ inputs, backend }) => {
     const b = backend as unknown as WasmBackend;
     const { x } = inputs as { x: tf.TensorInfo };
@@ -173,6 +180,28 @@ function registerFusedKernels(addon: NativeAddon): void {
     addon.layerNormGrad(heapOf(b), rows, d, byteOf(b, dy), byteOf(b, normed), byteOf(b, rstd), byteOf(b, gamma), byteOf(b, dx), byteOf(b, dGamma), byteOf(b, dBeta));
     return [dx, dGamma, dBeta];
   });
+}
+
+/** Sum over the leading axes of a float32 tensor as column sums; any other reduction goes to `fallback`. */
+function leadingAxesSum(addon: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const b = args.backend as unknown as WasmBackend;
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const axes = [...tf.util.parseAxisParam(axis, x.shape)].sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i);
+    if (x.dtype !== 'float32' || !leading) return fallback(args);
+    const rows = sizeOf(x.shape.slice(0, axes.length));
+    const kept = x.shape.slice(axes.length);
+    const out = b.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
+    const d = sizeOf(kept);
+    if (rows === 0 || d === 0) {
+      b.wasm.HEAPU8.fill(0, byteOf(b, out), byteOf(b, out) + 4 * d);
+      return out;
+    }
+    addon.sumRows(heapOf(b), rows, d, byteOf(b, x), byteOf(b, out));
+    return out;
+  };
 }
 
 /**

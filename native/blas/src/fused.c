@@ -95,3 +95,13 @@ void layer_norm_backward(int64_t rows, int64_t d, const float *dy, const float *
     for (int64_t j = 0; j < d; j++) out[j] = rstd[r] * (g[j] * gamma[j] - mean_g - n[j] * mean_gn);
   }
 }
+
+// Column sums of [rows, d]: a bias's or scale's gradient. wasm's Sum transposes the whole input
+// first when the reduced axes lead.
+void sum_rows(int64_t rows, int64_t d, const float *x, float *out) {
+  for (int64_t j = 0; j < d; j++) out[j] = 0.0f;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *row = x + r * d;
+    for (int64_t j = 0; j < d; j++) out[j] += row[j];
+  }
+}

@@ -9,4 +9,5 @@ void layer_norm_forward(int64_t rows, int64_t d, float eps, const float *x, cons
                         float *y, float *normed, float *rstd);
 void layer_norm_backward(int64_t rows, int64_t d, const float *dy, const float *normed, const float *rstd,
                          const float *gamma, float *dx, float *dgamma, float *dbeta);
+void sum_rows(int64_t rows, int64_t d, const float *x, float *out);
 #endif

@@ -219,6 +219,15 @@ static napi_value layer_norm_backward_call(napi_env env, napi_callback_info info
   return NULL;
 }
 
+// sumRows(heap, rows, d, xByte, outByte)
+static napi_value sum_rows_call(napi_env env, napi_callback_info info) {
+  int64_t v[5];
+  char *heap = fused_args(env, info, 4, v, 0, NULL);
+  if (!heap || !inside(env, v[4], v[2], v[0] * v[1]) || !inside(env, v[4], v[3], v[1])) return NULL;
+  sum_rows(v[0], v[1], (const float *)(heap + v[2]), (float *)(heap + v[3]));
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, open_library, NULL, NULL, NULL, napi_default, NULL},
@@ -227,6 +236,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"geluErfGrad", NULL, gelu_backward, NULL, NULL, NULL, napi_default, NULL},
       {"layerNorm", NULL, layer_norm_forward_call, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormGrad", NULL, layer_norm_backward_call, NULL, NULL, NULL, napi_default, NULL},
+      {"sumRows", NULL, sum_rows_call, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;
