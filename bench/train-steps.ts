@@ -149,8 +149,17 @@ export interface StepSamples {
   ref_peak_rss_mb: number | null;
 }
 
+/** Warm-up and timed phases each last at least this long in our steps: a 2 ms step (linear probe
+ * on cached features) needs hundreds of steps before V8 has compiled the step's code paths. */
+const MIN_PHASE_MS = 1000;
+/** Extra steps stop once a phase has taken this long in wall time, PyTorch's steps included (its
+ * steps that run the whole backbone take ~100× ours on cached features). */
+const MAX_PHASE_WALL_MS = 10_000;
+const MAX_EXTRA_STEPS = 1000;
+
 /**
- * Runs our Trainer for warm + timed steps of one method on `dataset` (no augmentation when the
+ * Runs our Trainer for warm + timed steps of one method on `dataset`, each phase extended to at
+ * least MIN_PHASE_MS of our step time (the same steps on both sides) (no augmentation when the
  * method caches features, as the trainer defaults) while `torch`, already loaded with the same
  * model, takes one step after each of ours. `cacheBackbone: false` asks PyTorch for the standard
  * loop that runs the frozen backbone on every step (linear probe, side); ours always caches.
@@ -185,7 +194,7 @@ export async function timeSteps(options: {
   const spec = parseTrainSpec({
     method,
     methodOptions: optionsOf(method),
-    steps: warm + timed,
+    steps: warm + timed + 2 * MAX_EXTRA_STEPS,
     batchSize: batch,
     lr: lrOf(method),
     valFraction: 0,
@@ -198,6 +207,7 @@ export async function timeSteps(options: {
     out.ours_peak_tf_mb = Math.max(out.ours_peak_tf_mb, tf.memory().numBytes / 2 ** 20);
     out.ours_peak_rss_mb = Math.max(out.ours_peak_rss_mb, process.memoryUsage().rss / 2 ** 20);
   };
+  let [warming, warmMs, timedMs, phaseStart] = [true, 0, 0, Infinity];
   const trainer = new Trainer({
     model,
     dataset,
@@ -206,6 +216,7 @@ export async function timeSteps(options: {
     onEvent: (e) => {
       sampleMemory();
       if (e.type === 'start') {
+        phaseStart = performance.now();
         out.ours_trainable = e.trainableParams;
         out.ours_feature_cache = e.featureCache;
         out.ours_setup_ms = performance.now() - t0;
@@ -214,9 +225,17 @@ export async function timeSteps(options: {
       const o = (batch * 1000) / e.examplesPerS;
       const r = torch?.request({ cmd: 'step' });
       if (r) out.ref_peak_rss_mb = Math.max(out.ref_peak_rss_mb ?? 0, r.rss_mb as number);
-      if (e.step <= warm) return;
+      const phaseDone = (count: number, min: number, oursMs: number) =>
+        count >= min && (oursMs >= MIN_PHASE_MS || count >= min + MAX_EXTRA_STEPS || performance.now() - phaseStart >= MAX_PHASE_WALL_MS);
+      if (warming) {
+        warmMs += o;
+        if (phaseDone(e.step, warm, warmMs)) [warming, phaseStart] = [false, performance.now()];
+        return;
+      }
       out.ours.push(o);
       if (r) out.theirs.push(r.ms as number);
+      timedMs += o;
+      if (phaseDone(out.ours.length, timed, timedMs)) trainer.stop();
     },
   });
   try {

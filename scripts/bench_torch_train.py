@@ -124,7 +124,9 @@ class SaraLinear(nn.Module):
         return torch.zeros(self.rows * self.cols).index_put((self.indices,), self.values).view(self.rows, self.cols)
 
     def forward(self, x):
-        return self.base(x) + x @ self.delta()
+        # One product with the updated weight, as the engine does (x·(W + Δ)): three matmuls per
+        # site with the gradients instead of five for base(x) + x·Δ.
+        return nn.functional.linear(x, self.base.weight + self.delta().t(), self.base.bias)
 
 
 def ssf_hook(module, channels, shift=True):
