@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import type { NamedTensors } from '../methods/types';
-import { clipByGlobalNorm, decays, initOptimizerState, optimizerStep, type OptimizerConfig, type OptimizerState } from './optim';
+import { clipByGlobalNorm, clipFactor, decays, initOptimizerState, optimizerStep, type OptimizerConfig, type OptimizerState } from './optim';
 
 /** The per-tensor update the fused optimizer replaced (torch.optim formulas), as the reference. */
 function perTensorStep(config: OptimizerConfig, params: NamedTensors, grads: NamedTensors, state: OptimizerState, lr: number) {
@@ -72,6 +72,31 @@ describe('fused optimizer step', () => {
       }
       disposeAll(fused.params, fused.state);
       disposeAll(ref.params, ref.state);
+    });
+  }
+
+  for (const kind of ['adamw', 'sgd'] as const) {
+    it(`${kind}: gradScale (the clip factor on the flattened gradients) equals stepping on clipped gradients, bit for bit`, async () => {
+      const config: OptimizerConfig = { kind, weightDecay: 0.05, beta1: 0.9, beta2: 0.999, eps: 1e-8, momentum: 0.9 };
+      const params = Object.fromEntries(Object.entries(SHAPES).map(([n, s], i) => [n, tf.randomNormal(s, 0, 1, 'float32', i + 1)]));
+      const grads = Object.fromEntries(Object.entries(SHAPES).map(([n, s], i) => [n, tf.randomNormal(s, 0, 4, 'float32', i + 50)]));
+      const state = initOptimizerState(config, params);
+      const names = Object.keys(SHAPES);
+      const before = tf.memory().numTensors;
+      const [scaled, clipped] = tf.tidy(() => {
+        const list = names.map((n) => grads[n]!);
+        const { factor } = clipFactor(list, 1);
+        const viaScale = optimizerStep(config, params, grads, state, 0.01, factor);
+        const each = clipByGlobalNorm(list, 1).grads;
+        const viaClip = optimizerStep(config, params, Object.fromEntries(names.map((n, i) => [n, each[i]!])), state, 0.01);
+        return [viaScale, viaClip].map((r) => [...Object.values(r.params), ...Object.values(r.state.slots).flatMap((x) => Object.values(x))]);
+      });
+      expect(scaled!.length).toBe(clipped!.length);
+      for (let i = 0; i < scaled!.length; i++) expect(Array.from(await scaled![i]!.data())).toEqual(Array.from(await clipped![i]!.data()));
+      tf.dispose([...scaled!, ...clipped!]);
+      expect(tf.memory().numTensors).toBe(before);
+      disposeAll(params, state);
+      tf.dispose(Object.values(grads));
     });
   }
 

@@ -51,17 +51,21 @@ export function decays(name: string, shape: readonly number[]): boolean {
   return !/(^|\.)(bias|norm\d?|cls_token|pos_embed|prompts?|tokens?)(\.|$)/.test(name);
 }
 
-/** Flattens tensors into one 1-D buffer (a single concat kernel; reshapes are free). */
+/**
+ * Flattens tensors into one new 1-D buffer (a single concat kernel). Rank-1 tensors (biases,
+ * norms: most of a PEFT method's tensors) go into the concat as they are: a reshape costs no copy
+ * but is still a kernel call, and a small step's time goes mostly to per-kernel overhead.
+ */
 function flatten(tensors: readonly tf.Tensor[]): tf.Tensor1D {
-  const flat = tensors.map((x) => tf.reshape(x, [-1]));
-  return (flat.length === 1 ? flat[0]! : tf.concat(flat)) as tf.Tensor1D;
+  if (tensors.length === 1) return tf.reshape(tensors[0]!, [-1]);
+  return tf.concat(tensors.map((x) => (x.rank === 1 ? x : tf.reshape(x, [-1]))));
 }
 
-/** The inverse of flatten: one slice per tensor, reshaped to the given shapes. */
+/** The inverse of flatten: one slice per tensor, reshaped to the given shapes (rank-1 slices need none). */
 function unflatten(flat: tf.Tensor, shapes: readonly (readonly number[])[]): tf.Tensor[] {
   if (shapes.length === 1) return [tf.reshape(flat, shapes[0] as number[])];
   const parts = tf.split(flat, shapes.map((s) => s.reduce((a, b) => a * b, 1)));
-  return parts.map((x, i) => tf.reshape(x, shapes[i] as number[]));
+  return parts.map((x, i) => (shapes[i]!.length === 1 ? x : tf.reshape(x, shapes[i] as number[])));
 }
 
 /**
@@ -77,9 +81,17 @@ export function globalNorm(grads: readonly tf.Tensor[]): tf.Scalar {
  * factor maxNorm / (norm + 1e-6), applied only when below 1). Call inside tf.tidy.
  */
 export function clipByGlobalNorm(grads: readonly tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
-  const norm = globalNorm(grads);
-  const factor = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);
+  const { factor, norm } = clipFactor(grads, maxNorm);
   return { grads: grads.map((g) => tf.mul(g, factor)), norm };
+}
+
+/**
+ * The factor clipByGlobalNorm scales every gradient by, for optimizerStep's gradScale: one multiply
+ * on the flattened gradients there instead of one per tensor here (the same products).
+ */
+export function clipFactor(grads: readonly tf.Tensor[], maxNorm: number): { factor: tf.Scalar; norm: tf.Scalar } {
+  const norm = globalNorm(grads);
+  return { factor: tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1), norm };
 }
 
 /** Parameter names grouped by the weight decay that applies to them (insertion order kept). */
@@ -101,7 +113,8 @@ function decayGroups(config: OptimizerConfig, params: NamedTensors): Map<number,
  * updated with the element-wise formulas below (the same operations in the same order as a
  * per-tensor update, so the results are identical), and split back. That is a few dozen kernels
  * per step instead of ~14 per tensor, which dominated small PEFT steps. The state keeps one
- * tensor per parameter and slot, so checkpoints are unchanged.
+ * tensor per parameter and slot, so checkpoints are unchanged. `gradScale` (clipFactor's factor)
+ * multiplies the flattened gradients first, as clipByGlobalNorm would each gradient.
  */
 export function optimizerStep(
   config: OptimizerConfig,
@@ -109,6 +122,7 @@ export function optimizerStep(
   grads: NamedTensors,
   state: OptimizerState,
   lr: number,
+  gradScale?: tf.Scalar,
 ): { params: NamedTensors; state: OptimizerState } {
   const t = state.t + 1;
   const out: NamedTensors = {};
@@ -123,7 +137,8 @@ export function optimizerStep(
     const shapes = names.map((n) => params[n]!.shape);
     const slotOf = (slot: string) => flatten(names.map((n) => state.slots[slot]![n]!));
     const p = flatten(names.map((n) => params[n]!));
-    const g = flatten(names.map((n) => grads[n]!));
+    const flatGrads = flatten(names.map((n) => grads[n]!));
+    const g = gradScale ? tf.mul(flatGrads, gradScale) : flatGrads;
     const updated: Record<string, tf.Tensor> = {};
     if (config.kind === 'adamw') {
       const { beta1: b1, beta2: b2, eps } = config;

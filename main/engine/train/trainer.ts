@@ -15,7 +15,7 @@ import { augment, defaultAugment, isIdentity, NO_AUGMENT, type AugmentConfig } f
 import { loadLatestCheckpoint, saveCheckpoint, type DataPosition } from './checkpoint';
 import { writeAdapter, writeModelFolder } from './export';
 import { crossEntropy } from './loss';
-import { clipByGlobalNorm, disposeOptimizerState, initOptimizerState, optimizerStep, type OptimizerConfig, type OptimizerState } from './optim';
+import { clipFactor, disposeOptimizerState, initOptimizerState, optimizerStep, type OptimizerConfig, type OptimizerState } from './optim';
 import { Rng } from './rng';
 import { learningRate, type ScheduleConfig } from './schedule';
 import type { TrainSpec } from './spec';
@@ -359,8 +359,8 @@ export class Trainer extends RunControls {
             return method.penalty ? tf.add(task, method.penalty(t, config, options, rng)) : task;
           };
           const { value, grads } = tf.valueAndGrads(lossOf)(names.map((n) => params[n]!));
-          const clipped = spec.clipNorm === null ? grads : clipByGlobalNorm(grads, spec.clipNorm).grads;
-          const update = optimizerStep(optConfig, params, Object.fromEntries(names.map((n, i) => [n, clipped[i]!])), opt, lr);
+          const clip = spec.clipNorm === null ? undefined : clipFactor(grads, spec.clipNorm).factor;
+          const update = optimizerStep(optConfig, params, Object.fromEntries(names.map((n, i) => [n, grads[i]!])), opt, lr, clip);
           return { loss: value, params: update.params, slots: update.state.slots, t: update.state.t };
         });
         const old = { params, opt };
