@@ -57,8 +57,8 @@ export function decays(name: string, shape: readonly number[]): boolean {
  * but is still a kernel call, and a small step's time goes mostly to per-kernel overhead.
  */
 function flatten(tensors: readonly tf.Tensor[]): tf.Tensor1D {
-  if (tensors.length === 1) return tf.reshape(tensors[0]!, [-1]);
-  return tf.concat(tensors.map((x) => (x.rank === 1 ? x : tf.reshape(x, [-1]))));
+  if (tensors.length === 1) return tf.reshape(tensors[0]!, [-1]) as tf.Tensor1D;
+  return tf.concat(tensors.map((x) => (x.rank === 1 ? x : tf.reshape(x, [-1])))) as tf.Tensor1D;
 }
 
 /** The inverse of flatten: one slice per tensor, reshaped to the given shapes (rank-1 slices need none). */
