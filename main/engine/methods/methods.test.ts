@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { readSafetensors, writeSafetensors, type HostTensor } from '../io/safetensors';
-import { vitForward, vitParamShapes, type VitConfig, type VitParams } from '../models/vit';
+import { vitForward, vitForwardFrom, vitParamShapes, vitTokensAt, type VitConfig, type VitParams } from '../models/vit';
 import { crossEntropy } from '../train/loss';
 import { Rng } from '../train/rng';
 import { forwardParams, headSideShapes, initTrainable, mergedParams, parseOptions, targetConfig, trainableParamCount } from './framework';
@@ -30,6 +30,8 @@ const EXTRA_OPTIONS: Record<string, Record<string, unknown>[]> = {
   lora: [
     { targets: ['qkv', 'proj', 'fc1', 'fc2'], r: 2, alpha: 4, rsLora: true },
     { targets: 'key,value', r: 3, dropout: 0.5 },
+    // Late layers only (HF PEFT layers_to_transform): block 0 is a frozen prefix.
+    { targets: 'qkv', r: 2, alpha: 2, layers: [1] },
   ],
   vpt: [{ mode: 'shallow', promptLength: 3, dropout: 0 }],
   side: [{ reduction: 2, layers: [1] }],
@@ -58,7 +60,8 @@ function expectedCount(method: string, c: VitConfig, options: Record<string, unk
         fc1: r * (d + c.mlpSize),
         fc2: r * (c.mlpSize + d),
       };
-      return head + c.depth * targets.reduce((n, t) => n + perTarget[t]!, 0);
+      const blocks = (options.layers as number[] | undefined)?.length ?? c.depth;
+      return head + blocks * targets.reduce((n, t) => n + perTarget[t]!, 0);
     }
   }
   return undefined;
@@ -190,6 +193,29 @@ describe.each(cases)('$label', ({ method, config: baseConfig, raw }) => {
     tf.dispose([...grads, ...Object.values(trainable)]);
   });
 
+  it('a declared frozen prefix is hook-free: the rest of the network from its cached tokens gives the same loss and gradients', async (ctx) => {
+    if (!m.frozenPrefix) ctx.skip();
+    const block = m.frozenPrefix!(config, options);
+    const trainable = randomise(initTrainable(m, base, config, options, Rng.fromSeed(3)), 10);
+    const names = trainedNames(trainable);
+    // The prefix from the frozen base alone, as the trainer caches it.
+    const entering = tf.tidy(() => vitTokensAt(base, config, x, block));
+    const lossAndGrads = (fromPrefix: boolean) =>
+      tf.tidy(() =>
+        tf.valueAndGrads((...ts: tf.Tensor[]) => {
+          const t = { ...trainable, ...Object.fromEntries(names.map((n, i) => [n, ts[i]!])) };
+          const hooks = m.hooks(t, config, options, { training: false, rng: frozenRng });
+          const logits = fromPrefix ? vitForwardFrom(forwardParams(base, t), config, entering, block, hooks) : vitForward(forwardParams(base, t), config, x, hooks);
+          return crossEntropy(logits, labels);
+        })(names.map((n) => trainable[n]!)),
+      );
+    const whole = lossAndGrads(false);
+    const split = lossAndGrads(true);
+    expect(maxAbsDiff(await split.value.data(), await whole.value.data())).toBeLessThan(1e-5);
+    for (let i = 0; i < names.length; i++) expect(maxAbsDiff(await split.grads[i]!.data(), await whole.grads[i]!.data()), names[i]).toBeLessThan(1e-5);
+    tf.dispose([entering, whole.value, split.value, ...whole.grads, ...split.grads, ...Object.values(trainable)]);
+  });
+
   it('a gradient step changes only trainable tensors, never the frozen base, and leaks no tensor', async () => {
     const all = randomise(initTrainable(m, base, config, options, Rng.fromSeed(3)), 6);
     const names = trainedNames(all);
@@ -279,6 +305,25 @@ describe('registry', () => {
     const lora = listMethods().find((m) => m.name === 'lora')!;
     expect(() => parseOptions(lora, { rank: 4 })).toThrow(/method lora: .*rank/);
     expect(() => parseOptions(lora, { targets: 'qkv,query' })).toThrow(/cannot be combined/);
-    expect(parseOptions(lora, { targets: 'query,value', r: 4 })).toMatchObject({ targets: ['query', 'value'], r: 4, alpha: 16 });
+    expect(parseOptions(lora, { targets: 'query,value', r: 4 })).toMatchObject({ targets: ['query', 'value'], r: 4, alpha: 16, layers: null });
+  });
+
+  it('LoRA layers: block indices as list, number or text; no repeats, no negatives; a block the model lacks is named at build time', () => {
+    const lora = listMethods().find((m) => m.name === 'lora')!;
+    expect(parseOptions(lora, { layers: [5, 4] })).toMatchObject({ layers: [5, 4] });
+    expect(parseOptions(lora, { layers: 3 })).toMatchObject({ layers: [3] });
+    expect(parseOptions(lora, { layers: '4, 5' })).toMatchObject({ layers: [4, 5] });
+    expect(() => parseOptions(lora, { layers: [1, 1] })).toThrow(/layers: layers repeat a block/);
+    expect(() => parseOptions(lora, { layers: [-1] })).toThrow(/method lora: layers/);
+    expect(() => parseOptions(lora, { layers: [1.5] })).toThrow(/method lora: layers/);
+    expect(() => parseOptions(lora, { layers: 'last' })).toThrow(/method lora: layers/);
+    expect(() => parseOptions(lora, { layers: [] })).toThrow(/method lora: layers/);
+    const options = parseOptions(lora, { layers: [1, 2, 7] });
+    expect(() => lora.shapes(TINY_VIT, options)).toThrow('LoRA layers 2, 7 do not exist: this model has 2 blocks (0–1)');
+    const late = parseOptions(lora, { layers: [1], targets: 'qkv' });
+    expect(lora.frozenPrefix!(TINY_VIT, late)).toBe(1);
+    expect(lora.frozenPrefix!(TINY_VIT, parseOptions(lora, {}))).toBe(0);
+    expect(lora.adapterConfig(TINY_VIT, late, 'hf')).toMatchObject({ layers_to_transform: [1] });
+    expect(lora.adapterConfig(TINY_VIT, parseOptions(lora, {}), 'hf')).not.toHaveProperty('layers_to_transform');
   });
 });

@@ -68,6 +68,14 @@ export interface PeftMethod<O extends object = object> {
    */
   readonly tapCache?: TapCache<O>;
   /**
+   * How many leading blocks k the method leaves untouched: no trainable tensor and no hook acts
+   * on the patch embedding, class token, position embeddings or blocks 0…k − 1 (a tokens hook may
+   * act from block k on). The trainer may then compute the tokens entering block k once per image
+   * (vitTokensAt) when augmentation is off and train from there (vitForwardFrom). LoRA: its first
+   * adapted block; VPT: 0. Undefined when the method touches the embedding.
+   */
+  frozenPrefix?(config: VitConfig, options: O): number;
+  /**
    * Names and shapes of int32 tensors the method keeps in its trainable set without training them
    * (SaRA's selected indices): init() returns them, hooks read them, afterStep() may replace them.
    * The trainer differentiates and optimises float32 tensors only, stores these as I32 in

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { randomVitParams, TINY_VIT } from '../methods/tiny-vit';
 import { Rng } from '../train/rng';
-import { selectPosEmbed, vitForward, vitPooled, type VitConfig, type VitParams } from './vit';
+import { selectPosEmbed, vitForward, vitForwardFrom, vitPooled, vitTokensAt, type VitConfig, type VitHooks, type VitParams } from './vit';
 
 const B = 2;
 let params: Record<string, tf.Tensor>;
@@ -82,5 +82,22 @@ describe('vit hooks', () => {
     expect(logits.shape).toEqual([B, TINY_VIT.numLabels]);
     expect(() => selectPosEmbed(pos, TINY_VIT, { top: 1, left: 1, gh: 2, gw: 1 })).toThrow(/outside/);
     tf.dispose([crop, whole, strip, logits]);
+  });
+
+  it('the frozen prefix (vitTokensAt) and the rest (vitForwardFrom) compose to vitForward at every split', async () => {
+    const config: VitConfig = { ...TINY_VIT, pooling: 'mean', finalNorm: 'tokens' };
+    const late: VitHooks = { linear: (name, _x, y) => (name.startsWith('blocks.1.') ? tf.mul(y, 1.5) : y) };
+    for (let block = 0; block <= config.depth; block++) {
+      const [whole, split, entering] = tf.tidy(() => {
+        const tokens = vitTokensAt(params, config, x, block);
+        return [vitForward(params, config, x, late), vitForwardFrom(params, config, tokens, block, late), tokens];
+      });
+      expect(entering!.shape).toEqual([B, 5, 8]);
+      // Block 2 would run the hooked block 1 inside the prefix, where hooks never apply.
+      if (block < 2) await same(whole!, split!);
+      else expect(Math.max(...(await tf.sub(whole!, split!).abs().data()))).toBeGreaterThan(1e-4);
+      tf.dispose([whole!, split!, entering!]);
+    }
+    expect(() => vitTokensAt(params, config, x, 3)).toThrow(/outside 0…2/);
   });
 });

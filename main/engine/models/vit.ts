@@ -207,13 +207,10 @@ export function vitBlock(params: VitParams, prefix: string, x: tf.Tensor3D, conf
   return tf.reshape(tf.add(h, linear(params, `${prefix}.mlp.fc2`, hidden)), [batch, tokens, d]);
 }
 
-/**
- * Token sequence after the blocks and the `encoded` hook, before any final norm: [B, T, D] with
- * T = 1 + (tokens added by hooks) + gh*gw; the patch count is returned for pooling.
- */
-function encode(params: VitParams, config: VitConfig, images: tf.Tensor4D, hooks?: VitHooks): { x: tf.Tensor3D; patches: number } {
+/** Patch embedding + class token + position embeddings: the tokens entering block 0, [B, 1 + gh*gw, D]. */
+function embed(params: VitParams, config: VitConfig, images: tf.Tensor4D, hooks?: VitHooks): tf.Tensor3D {
   const [batch, height, width, channels] = images.shape;
-  const { patchSize: p, hiddenSize: d, layerNormEps: eps } = config;
+  const { patchSize: p, hiddenSize: d } = config;
   if (channels !== config.numChannels) {
     throw new Error(`ViT expects ${config.numChannels} channel(s), got images with ${channels}`);
   }
@@ -232,22 +229,69 @@ function encode(params: VitParams, config: VitConfig, images: tf.Tensor4D, hooks
   }
   const embedded = tf.reshape(linear(params, 'patch_embed', patchify(images, p), true, hooks), [batch, patches, d]);
   const cls = tf.broadcastTo(tf.reshape(param(params, 'cls_token'), [1, 1, d]), [batch, 1, d]);
-  let tokens = patches + 1;
-  let x = tf.reshape(tf.add(tf.concat([cls, embedded], 1), pos), [batch * tokens, d]) as tf.Tensor2D;
-  for (let i = 0; i < config.depth; i++) {
+  return tf.add(tf.concat([cls, embedded], 1), pos);
+}
+
+/** Blocks `from`…`to − 1` on the tokens entering block `from` ([B, N, D]) → the tokens entering block `to`. */
+function runBlocks(params: VitParams, config: VitConfig, x: tf.Tensor3D, from: number, to: number, hooks?: VitHooks): tf.Tensor3D {
+  if (from >= to) return x;
+  const [batch, , d] = x.shape;
+  const eps = config.layerNormEps;
+  let tokens = x.shape[1];
+  let h = tf.reshape(x, [batch * tokens, d]) as tf.Tensor2D;
+  for (let i = from; i < to; i++) {
     const b = `blocks.${i}`;
     if (hooks?.tokens) {
-      const seq = hooks.tokens(i, tf.reshape(x, [batch, tokens, d]));
+      const seq = hooks.tokens(i, tf.reshape(h, [batch, tokens, d]));
       tokens = seq.shape[1];
-      x = tf.reshape(seq, [batch * tokens, d]);
+      h = tf.reshape(seq, [batch * tokens, d]);
     }
-    x = tf.add(x, attention(params, `${b}.attn`, layerNorm(params, `${b}.norm1`, x, eps, hooks), batch, tokens, config, hooks));
-    const hidden = activate(linear(params, `${b}.mlp.fc1`, layerNorm(params, `${b}.norm2`, x, eps, hooks), true, hooks), config.activation);
-    x = tf.add(x, linear(params, `${b}.mlp.fc2`, hidden, true, hooks));
-    if (hooks?.blockOutput) hooks.blockOutput(i, tf.reshape(x, [batch, tokens, d]));
+    h = tf.add(h, attention(params, `${b}.attn`, layerNorm(params, `${b}.norm1`, h, eps, hooks), batch, tokens, config, hooks));
+    const hidden = activate(linear(params, `${b}.mlp.fc1`, layerNorm(params, `${b}.norm2`, h, eps, hooks), true, hooks), config.activation);
+    h = tf.add(h, linear(params, `${b}.mlp.fc2`, hidden, true, hooks));
+    if (hooks?.blockOutput) hooks.blockOutput(i, tf.reshape(h, [batch, tokens, d]));
   }
-  const out = tf.reshape(x, [batch, tokens, d]) as tf.Tensor3D;
-  return { x: hooks?.encoded ? hooks.encoded(out) : out, patches };
+  return tf.reshape(h, [batch, tokens, d]);
+}
+
+/**
+ * The frozen prefix of the network without hooks: patch embedding, class token, position
+ * embeddings and blocks 0…block − 1, i.e. the tokens entering block `block` ([B, 1 + gh*gw, D]).
+ * A method that leaves this prefix untouched (PeftMethod.frozenPrefix) trains on it computed
+ * once per image: vitForwardFrom() runs the rest.
+ */
+export function vitTokensAt(params: VitParams, config: VitConfig, images: tf.Tensor4D, block: number): tf.Tensor3D {
+  if (!Number.isInteger(block) || block < 0 || block > config.depth) {
+    throw new Error(`block ${block} is outside 0…${config.depth} for a ${config.depth}-block ViT`);
+  }
+  return runBlocks(params, config, embed(params, config, images), 0, block);
+}
+
+/**
+ * Pooled features [B, D] before the head-side final norm, from the tokens entering block `from`
+ * ([B, 1 + patches, D]: no hook has added tokens yet). Hooked tokens (prompts) are left out of
+ * 'mean' pooling.
+ */
+function pooledFrom(params: VitParams, config: VitConfig, entering: tf.Tensor3D, from: number, hooks?: VitHooks): tf.Tensor2D {
+  const [batch] = entering.shape;
+  const patches = entering.shape[1] - 1;
+  const d = config.hiddenSize;
+  const blocksOut = runBlocks(params, config, entering, from, config.depth, hooks);
+  let x = hooks?.encoded ? hooks.encoded(blocksOut) : blocksOut;
+  const tokens = x.shape[1];
+  if (!normAfterPooling(config) && config.finalNorm === 'tokens') {
+    x = tf.reshape(layerNorm(params, 'norm', tf.reshape(x, [batch * tokens, d]), config.layerNormEps, hooks), [batch, tokens, d]);
+  }
+  const patchTokens = () => tf.slice(x, [0, tokens - patches, 0], [batch, patches, d]);
+  switch (config.pooling) {
+    case 'cls':
+      return tf.reshape(tf.slice(x, [0, 0, 0], [batch, 1, d]), [batch, d]);
+    case 'mean':
+      return tf.mean(patchTokens(), 1);
+    case 'mean_all':
+      // Class token + patch tokens, as lucidrains' x.mean(dim=1) over the sequence it knows.
+      return tf.div(tf.add(tf.reshape(tf.slice(x, [0, 0, 0], [batch, 1, d]), [batch, d]), tf.sum(patchTokens(), 1)), patches + 1);
+  }
 }
 
 /**
@@ -264,25 +308,7 @@ export function normAfterPooling(config: Pick<VitConfig, 'finalNorm' | 'pooling'
  * backbone computes once per image. Hooked tokens (prompts) are left out of 'mean' pooling.
  */
 export function vitPooled(params: VitParams, config: VitConfig, images: tf.Tensor4D, hooks?: VitHooks): tf.Tensor2D {
-  const [batch] = images.shape;
-  const d = config.hiddenSize;
-  const encoded = encode(params, config, images, hooks);
-  const { patches } = encoded;
-  let x = encoded.x;
-  const tokens = x.shape[1];
-  if (!normAfterPooling(config) && config.finalNorm === 'tokens') {
-    x = tf.reshape(layerNorm(params, 'norm', tf.reshape(x, [batch * tokens, d]), config.layerNormEps, hooks), [batch, tokens, d]);
-  }
-  const patchTokens = () => tf.slice(x, [0, tokens - patches, 0], [batch, patches, d]);
-  switch (config.pooling) {
-    case 'cls':
-      return tf.reshape(tf.slice(x, [0, 0, 0], [batch, 1, d]), [batch, d]);
-    case 'mean':
-      return tf.mean(patchTokens(), 1);
-    case 'mean_all':
-      // Class token + patch tokens, as lucidrains' x.mean(dim=1) over the sequence it knows.
-      return tf.div(tf.add(tf.reshape(tf.slice(x, [0, 0, 0], [batch, 1, d]), [batch, d]), tf.sum(patchTokens(), 1)), patches + 1);
-  }
+  return pooledFrom(params, config, embed(params, config, images, hooks), 0, hooks);
 }
 
 /** The head-side final norm on pooled features (identity when the model has none there). */
@@ -302,7 +328,16 @@ export function vitHead(params: VitParams, features: tf.Tensor2D): tf.Tensor2D {
 
 /** Images NHWC float [B, H, W, C], already normalised → logits [B, numLabels]. */
 export function vitForward(params: VitParams, config: VitConfig, images: tf.Tensor4D, hooks?: VitHooks): tf.Tensor2D {
-  return vitHead(params, vitFeatures(params, config, images, hooks));
+  return vitForwardFrom(params, config, embed(params, config, images, hooks), 0, hooks);
+}
+
+/**
+ * Logits [B, numLabels] from the tokens entering block `block` (vitTokensAt's [B, 1 + patches, D]):
+ * blocks `block`… with hooks, then the final norm and head. Equals vitForward(params, config,
+ * images, hooks) when the hooks leave the embedding and blocks before `block` alone.
+ */
+export function vitForwardFrom(params: VitParams, config: VitConfig, tokens: tf.Tensor3D, block: number, hooks?: VitHooks): tf.Tensor2D {
+  return vitHead(params, vitNeck(params, config, pooledFrom(params, config, tokens, block, hooks), hooks));
 }
 
 /**

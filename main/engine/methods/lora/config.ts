@@ -8,6 +8,13 @@ import { z } from 'zod';
 export const LORA_TARGETS = ['qkv', 'query', 'key', 'value', 'proj', 'fc1', 'fc2'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
 
+/** A block index or a list of them as the CLI and forms write them ("4", "4,5", 4) → number[]. */
+function blockList(v: unknown): unknown {
+  if (typeof v === 'number') return [v];
+  if (typeof v === 'string') return v.trim() === '' ? null : v.split(',').map((s) => Number(s.trim()));
+  return v;
+}
+
 export const loraOptions = z
   .object({
     r: z.number().int().positive().default(8).describe('rank of the low-rank update ΔW = A·B'),
@@ -18,9 +25,14 @@ export const loraOptions = z
       .default(['query', 'value'])
       .describe('modules to adapt in every block: qkv (fused) or query,key,value slices; proj; fc1; fc2'),
     rsLora: z.boolean().default(false).describe('rank-stabilised scaling alpha/√r instead of alpha/r (Kalajdzievski 2023)'),
+    layers: z
+      .preprocess(blockList, z.array(z.number().int().min(0)).min(1).nullable())
+      .default(null)
+      .describe('blocks to adapt, e.g. 10, 11 (HF PEFT layers_to_transform); null: every block'),
   })
   .strict()
   .refine((o) => new Set(o.targets).size === o.targets.length, { message: 'targets repeat a module', path: ['targets'] })
+  .refine((o) => o.layers === null || new Set(o.layers).size === o.layers.length, { message: 'layers repeat a block', path: ['layers'] })
   .refine((o) => !(o.targets.includes('qkv') && o.targets.some((t) => t === 'query' || t === 'key' || t === 'value')), {
     message: 'qkv (fused) cannot be combined with its query/key/value slices',
     path: ['targets'],

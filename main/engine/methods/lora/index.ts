@@ -22,7 +22,18 @@ interface Site {
   width: number;
 }
 
-function sites(config: VitConfig, options: Pick<LoraOptions, 'targets'>): Site[] {
+/** The blocks LoRA adapts, ascending: options.layers checked against the model's depth, or all. */
+function adaptedBlocks(config: VitConfig, options: Pick<LoraOptions, 'layers'>): number[] {
+  const all = Array.from({ length: config.depth }, (_, i) => i);
+  if (options.layers === null) return all;
+  const outside = options.layers.filter((l) => l >= config.depth);
+  if (outside.length > 0) {
+    throw new Error(`LoRA layers ${outside.join(', ')} do not exist: this model has ${config.depth} blocks (0–${config.depth - 1})`);
+  }
+  return all.filter((i) => options.layers!.includes(i));
+}
+
+function sites(config: VitConfig, options: Pick<LoraOptions, 'targets' | 'layers'>): Site[] {
   const { hiddenSize: d, mlpSize: m } = config;
   const inner = config.numHeads * config.headDim;
   const geometry: Record<LoraTarget, { part: string; module: string; in: number; out: number; offset: number; width: number }> = {
@@ -35,7 +46,7 @@ function sites(config: VitConfig, options: Pick<LoraOptions, 'targets'>): Site[]
     fc2: { part: 'mlp.fc2', module: 'mlp.fc2', in: m, out: d, offset: 0, width: d },
   };
   const out: Site[] = [];
-  for (let i = 0; i < config.depth; i++) {
+  for (const i of adaptedBlocks(config, options)) {
     for (const target of options.targets) {
       const g = geometry[target];
       out.push({ name: `blocks.${i}.${g.part}`, module: `blocks.${i}.${g.module}`, in: g.in, out: g.out, offset: g.offset, width: g.width });
@@ -110,6 +121,8 @@ export const lora: PeftMethod<LoraOptions> = {
   description: 'low-rank updates s·A·B on chosen linear layers (query/value by default), mergeable into the weights',
   options: loraOptions,
   featureCacheable: false,
+  // Blocks before the first adapted one see neither a LoRA update nor a hook.
+  frozenPrefix: (config, options) => adaptedBlocks(config, options)[0] ?? config.depth,
   init(_base, config, options, rng) {
     const out: NamedTensors = {};
     for (const s of sites(config, options)) {
@@ -186,6 +199,7 @@ export const lora: PeftMethod<LoraOptions> = {
       lora_dropout: options.dropout,
       use_rslora: options.rsLora,
       target_modules: modules,
+      ...(options.layers === null ? {} : { layers_to_transform: adaptedBlocks(config, options) }),
       modules_to_save: peftModulesToSave(config, layout),
       bias: 'none',
       fan_in_fan_out: false,

@@ -30,6 +30,8 @@ export const vpt: PeftMethod<VptOptions> = {
   description: 'visual prompt tuning: learnable tokens after the class token (shallow: block 0 only; deep: every block)',
   options: vptOptions,
   featureCacheable: false,
+  // Both modes insert their first prompts before block 0: only the frozen embedding precedes them.
+  frozenPrefix: () => 0,
   init(_base, config, options, rng) {
     const bound = promptInitBound(config);
     const n = options.promptLength * config.hiddenSize;
