@@ -6,6 +6,8 @@
 // - GELU (erf) and LayerNorm forward and backward as one pass each (ops/gelu.ts and
 //   ops/layer-norm.ts use them), where wasm runs 5–10 elementwise kernels.
 // - Sum over leading axes (bias and scale gradients) without wasm's transpose of the whole input.
+// - Softmax over the last axis and its gradient as one pass each (attention probabilities), where
+//   wasm's scalar exp costs ~1 ms per [96, 65, 65] and tfjs's gradient is four kernels.
 // Without a built addon (or a BLAS library, for the products) the engine keeps the wasm kernels.
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
@@ -35,6 +37,9 @@ interface NativeAddon {
   layerNorm(heap: ArrayBuffer, rows: number, d: number, xByte: number, gammaByte: number, betaByte: number, yByte: number, normedByte: number, rstdByte: number, eps: number): void;
   layerNormGrad(heap: ArrayBuffer, rows: number, d: number, dyByte: number, normedByte: number, rstdByte: number, gammaByte: number, dxByte: number, dGammaByte: number, dBetaByte: number): void;
   sumRows(heap: ArrayBuffer, rows: number, d: number, xByte: number, outByte: number): void;
+  /** Absent from an addon built before they were added: softmax then stays on wasm. */
+  softmaxRows?(heap: ArrayBuffer, rows: number, d: number, xByte: number, yByte: number): void;
+  softmaxRowsGrad?(heap: ArrayBuffer, rows: number, d: number, yByte: number, dyByte: number, dxByte: number): void;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm the kernel uses. */
@@ -59,6 +64,7 @@ export const FUSED = {
   geluGrad: 'PeftGeluErfGrad',
   layerNorm: 'PeftLayerNorm',
   layerNormGrad: 'PeftLayerNormGrad',
+  softmaxGrad: 'PeftSoftmaxGrad',
 } as const;
 
 const ADDON = path.join('native', 'blas', 'build', 'Release', 'peft_blas.node');
@@ -140,6 +146,7 @@ function registerFusedKernels(addon: NativeAddon): void {
     tf.unregisterKernel('Sum', 'wasm');
     register('Sum', leadingAxesSum(addon, stockSum.kernelFunc));
   }
+  registerSoftmax(addon, register);
   register(FUSED.gelu, ({ inputs, backend }) => {
     const b = backend as unknown as WasmBackend;
     const { x } = inputs as { x: tf.TensorInfo };
@@ -180,6 +187,53 @@ function registerFusedKernels(addon: NativeAddon): void {
     addon.layerNormGrad(heapOf(b), rows, d, byteOf(b, dy), byteOf(b, normed), byteOf(b, rstd), byteOf(b, gamma), byteOf(b, dx), byteOf(b, dGamma), byteOf(b, dBeta));
     return [dx, dGamma, dBeta];
   });
+}
+
+let softmaxActive = false;
+
+/**
+ * Softmax (tfjs: last axis only) as the addon's row pass, and its gradient dx = y·(dy − Σ dy·y) as
+ * one kernel; other dtypes, other backends and an addon without them keep tfjs's kernel and gradient.
+ */
+function registerSoftmax(addon: NativeAddon, register: (kernelName: string, kernelFunc: tf.KernelFunc) => void): void {
+  const { softmaxRows, softmaxRowsGrad } = addon;
+  const stock = tf.getKernel('Softmax', 'wasm');
+  const stockGrad = tf.getGradient('Softmax');
+  if (!softmaxRows || !softmaxRowsGrad || !stock || !stockGrad) return;
+  const rowsOf = (t: tf.TensorInfo): [number, number] => {
+    const d = t.shape[t.shape.length - 1]!;
+    return [d === 0 ? 0 : sizeOf(t.shape) / d, d];
+  };
+  tf.unregisterKernel('Softmax', 'wasm');
+  register('Softmax', (args) => {
+    const b = args.backend as unknown as WasmBackend;
+    const { logits } = args.inputs as { logits: tf.TensorInfo };
+    if (logits.dtype !== 'float32' || sizeOf(logits.shape) === 0) return stock.kernelFunc(args);
+    const y = b.makeOutput(logits.shape, 'float32');
+    const [rows, d] = rowsOf(logits);
+    softmaxRows.call(addon, heapOf(b), rows, d, byteOf(b, logits), byteOf(b, y));
+    return y;
+  });
+  register(FUSED.softmaxGrad, ({ inputs, backend }) => {
+    const b = backend as unknown as WasmBackend;
+    const { y, dy } = inputs as { y: tf.TensorInfo; dy: tf.TensorInfo };
+    requireFloat32(FUSED.softmaxGrad, [y, dy]);
+    const dx = b.makeOutput(y.shape, 'float32');
+    const [rows, d] = rowsOf(y);
+    if (rows > 0) softmaxRowsGrad.call(addon, heapOf(b), rows, d, byteOf(b, y), byteOf(b, dy), byteOf(b, dx));
+    return dx;
+  });
+  tf.registerGradient({
+    kernelName: 'Softmax',
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      const [y] = saved as [tf.Tensor];
+      const grad = Array.isArray(dy) ? dy[0]! : dy;
+      if (!(softmaxActive && nativeFusedActive()) || y.dtype !== 'float32' || y.size === 0) return stockGrad.gradFunc(dy, saved, attrs);
+      return { logits: () => tf.engine().runKernel(FUSED.softmaxGrad, { y, dy: grad }) as tf.Tensor };
+    },
+  });
+  softmaxActive = true;
 }
 
 /** Sum over the leading axes of a float32 tensor as column sums; any other reduction goes to `fallback`. */

@@ -228,6 +228,29 @@ static napi_value sum_rows_call(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// softmaxRows(heap, rows, d, xByte, yByte)
+static napi_value softmax_rows_call(napi_env env, napi_callback_info info) {
+  int64_t v[5];
+  char *heap = fused_args(env, info, 4, v, 0, NULL);
+  if (!heap) return NULL;
+  const int64_t rows = v[0], d = v[1], bytes = v[4];
+  if (d < 1 || !inside(env, bytes, v[2], rows * d) || !inside(env, bytes, v[3], rows * d)) return NULL;
+  softmax_rows_forward(rows, d, (const float *)(heap + v[2]), (float *)(heap + v[3]));
+  return NULL;
+}
+
+// softmaxRowsGrad(heap, rows, d, yByte, dyByte, dxByte)
+static napi_value softmax_rows_grad_call(napi_env env, napi_callback_info info) {
+  int64_t v[6];
+  char *heap = fused_args(env, info, 5, v, 0, NULL);
+  if (!heap) return NULL;
+  const int64_t rows = v[0], d = v[1], bytes = v[5];
+  if (d < 1 || !inside(env, bytes, v[2], rows * d) || !inside(env, bytes, v[3], rows * d) || !inside(env, bytes, v[4], rows * d))
+    return NULL;
+  softmax_rows_backward(rows, d, (const float *)(heap + v[2]), (const float *)(heap + v[3]), (float *)(heap + v[4]));
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, open_library, NULL, NULL, NULL, napi_default, NULL},
@@ -237,6 +260,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"layerNorm", NULL, layer_norm_forward_call, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormGrad", NULL, layer_norm_backward_call, NULL, NULL, NULL, napi_default, NULL},
       {"sumRows", NULL, sum_rows_call, NULL, NULL, NULL, napi_default, NULL},
+      {"softmaxRows", NULL, softmax_rows_call, NULL, NULL, NULL, napi_default, NULL},
+      {"softmaxRowsGrad", NULL, softmax_rows_grad_call, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;
