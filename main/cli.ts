@@ -171,6 +171,7 @@ function eventLine(e: TrainEvent, total: number): string | undefined {
       return (
         `method    ${e.method}: ${e.trainableParams.toLocaleString('en')} trainable of ${e.totalParams.toLocaleString('en')} params` +
         `${e.featureCache ? ' (features cached)' : ''}\ndata      ${e.trainSize} train / ${e.valSize} val (${e.valSource === 'dataset' ? "the dataset's val split" : 'seeded stratified draw'}), ${e.classes.length} classes` +
+        (e.cacheNote ? `\ncache     ${e.cacheNote}` : '') +
         (e.resumedFrom ? `\nresumed   from step ${e.resumedFrom.step} (${e.resumedFrom.dir})` : '')
       );
     case 'step': {

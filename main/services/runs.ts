@@ -119,7 +119,7 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
         info(
           `training ${message.method} on ${message.trainSize} images, validating on ${message.valSize}; ` +
             `${message.trainableParams.toLocaleString('en-US')} of ${message.totalParams.toLocaleString('en-US')} parameters trainable (${pct} %)` +
-            (message.featureCache ? '; frozen features cached' : ''),
+            (message.cacheNote ? `; ${message.cacheNote}` : message.featureCache ? '; frozen features cached' : ''),
         );
         if (message.resumedFrom) info(`resumed from the checkpoint of step ${message.resumedFrom.step}`);
         for (const skipped of message.resumedFrom?.skipped ?? []) logs.write(id, 'warn', `skipped an unreadable checkpoint: ${skipped}`);

@@ -233,6 +233,81 @@ describe('trainer', () => {
     },
   );
 
+  const NO_AUGMENT = { flip: false, cropScale: null, colorJitter: 0 };
+
+  it.each([
+    ['lora', { targets: 'qkv', r: 2, layers: [1] }, 1],
+    ['lora', { r: 2, dropout: 0.2, targets: 'query,value,fc1' }, 0],
+    ['vpt', { mode: 'shallow', promptLength: 3 }, 0],
+    ['vpt', { mode: 'deep', promptLength: 2 }, 0],
+  ] as const)('%s %j: training from the cached frozen prefix follows the uncached run (losses, val loss, adapter), no leaks', async (name, methodOptions, block) => {
+    const s = spec({ method: name, methodOptions, steps: 4, augment: NO_AUGMENT, evalEvery: 4, checkpointEvery: 100 });
+    const run = async (cacheFeatures: boolean) => {
+      const losses: number[] = [];
+      const tensorsAtStep: number[] = [];
+      let note: string | undefined;
+      const before = tf.memory().numTensors;
+      const summary = await new Trainer({
+        model,
+        dataset,
+        spec: { ...s, cacheFeatures },
+        outDir: path.join(dir, `prefix-${name}-${block}-${JSON.stringify(methodOptions).length}-${cacheFeatures}`),
+        onEvent: (e) => {
+          if (e.type === 'start') note = e.cacheNote;
+          if (e.type === 'step') {
+            losses.push(e.loss);
+            tensorsAtStep.push(tf.memory().numTensors);
+          }
+        },
+      }).run();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(new Set(tensorsAtStep).size).toBe(1);
+      const adapter = (await readSafetensors(path.join(summary.adapterDir!, 'adapter_model.safetensors'))).tensors;
+      return { losses, summary, note, adapter };
+    };
+    const cachedRun = await run(true);
+    const direct = await run(false);
+    expect(cachedRun.summary.featureCache).toBe(true);
+    // 48 images × (1 + 4 patches) tokens × width 8 × 4 bytes.
+    expect(cachedRun.note).toBe(`tokens entering block ${block} cached once per image (${((48 * 5 * 8 * 4) / 2 ** 20).toFixed(1)} MiB)`);
+    expect(direct.summary.featureCache).toBe(false);
+    close(cachedRun.losses, direct.losses, 1e-5);
+    expect(Math.abs(cachedRun.summary.valLoss! - direct.summary.valLoss!)).toBeLessThan(1e-5);
+    expect([...cachedRun.adapter.keys()].sort()).toEqual([...direct.adapter.keys()].sort());
+    for (const [key, h] of direct.adapter) close(cachedRun.adapter.get(key)!.data, Array.from(h.data), 1e-5);
+  });
+
+  it('the frozen-prefix cache is skipped under augmentation and over its memory budget (the start event says why)', async () => {
+    const late = { targets: 'qkv', r: 2, layers: [1] };
+    const starts: Extract<TrainEvent, { type: 'start' }>[] = [];
+    const onEvent = (e: TrainEvent) => void (e.type === 'start' && starts.push(e));
+    const augmented = await new Trainer({
+      model,
+      dataset,
+      spec: spec({ methodOptions: late, steps: 2, augment: { flip: true, cropScale: null, colorJitter: 0 } }),
+      outDir: path.join(dir, 'prefix-augmented'),
+      onEvent,
+    }).run();
+    expect(augmented.featureCache).toBe(false);
+    expect(starts[0]!.cacheNote).toBeUndefined();
+    const budget = 48 * 5 * 8 * 4;
+    const fits = await new Trainer({ model, dataset, spec: spec({ methodOptions: late, steps: 2, augment: NO_AUGMENT }), outDir: path.join(dir, 'prefix-fits'), prefixCacheBytes: budget, onEvent }).run();
+    expect(fits.featureCache).toBe(true);
+    const over = await new Trainer({ model, dataset, spec: spec({ methodOptions: late, steps: 2, augment: NO_AUGMENT }), outDir: path.join(dir, 'prefix-over'), prefixCacheBytes: budget - 1, onEvent }).run();
+    expect(over.featureCache).toBe(false);
+    expect(starts[2]!.cacheNote).toMatch(/^tokens entering block 1 not cached: [\d.]+ MiB for 48 images is over the [\d.]+ MiB budget$/);
+    // Patch-based training crops every step: no prefix cache, whatever the base method declares.
+    const patch = await new Trainer({
+      model,
+      dataset,
+      spec: spec({ method: 'patch-lora', methodOptions: { baseOptions: late }, steps: 2, augment: NO_AUGMENT }),
+      outDir: path.join(dir, 'prefix-patch'),
+      onEvent,
+    }).run();
+    expect(patch.featureCache).toBe(false);
+    expect(starts[3]!.cacheNote).toBeUndefined();
+  });
+
   it.each(listMethods().map((m) => m.name))('%s trains through the Trainer, resumes exactly, exports, leaks nothing', async (name) => {
     const s = spec({ method: name, steps: 4, evalEvery: 4, checkpointEvery: 2, augment: { flip: false, cropScale: null, colorJitter: 0 } });
     const before = tf.memory().numTensors;

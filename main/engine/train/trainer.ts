@@ -9,8 +9,8 @@ import { inputSpec } from '../eval';
 import type { LoadedModel } from '../io/checkpoint';
 import { forwardParams, initTrainable, mergedParams, parseOptions, targetConfig, trainableParamCount, trainableShapes } from '../methods/framework';
 import { getMethod } from '../methods/registry';
-import type { NamedTensors, PeftMethod } from '../methods/types';
-import { vitForward, vitHead, vitNeck, vitParamShapes, vitPooled, type VitConfig } from '../models/vit';
+import type { HookContext, NamedTensors, PeftMethod } from '../methods/types';
+import { gridSize, vitForward, vitForwardFrom, vitHead, vitNeck, vitParamShapes, vitPooled, vitTokensAt, type VitConfig } from '../models/vit';
 import { augment, defaultAugment, isIdentity, NO_AUGMENT, type AugmentConfig } from './augment';
 import { loadLatestCheckpoint, saveCheckpoint, type DataPosition } from './checkpoint';
 import { writeAdapter, writeModelFolder } from './export';
@@ -54,6 +54,8 @@ export type TrainEvent =
       valSource: 'dataset' | 'drawn';
       classes: string[];
       featureCache: boolean;
+      /** Which frozen activations are cached, or why a frozen prefix that could be is not (budget). */
+      cacheNote?: string;
       resumedFrom: { step: number; dir: string; skipped: string[] } | null;
     }
   | { type: 'step'; step: number; loss: number; lr: number; examplesPerS: number }
@@ -72,10 +74,18 @@ export interface TrainerOptions {
   /** A run folder or checkpoint folder to continue from. */
   resume?: string;
   onEvent?: (event: TrainEvent) => void;
+  /** Budget of the frozen-prefix token cache (default PREFIX_CACHE_BYTES). */
+  prefixCacheBytes?: number;
 }
 
 /** Decoded samples are kept in memory while they fit this budget (most PEFT data sets do). */
 export const SAMPLE_CACHE_BYTES = 512 * 1024 * 1024;
+/**
+ * Tokens entering a method's first touched block (PeftMethod.frozenPrefix) are cached for all
+ * training and validation images only while they fit this budget: unlike pooled features they
+ * are [1 + patches, D] per image (ViT-B/16 at 224 px: 0.6 MB).
+ */
+export const PREFIX_CACHE_BYTES = 1024 ** 3;
 /** Batch size of feature extraction and evaluation passes (no gradients: memory is small). */
 const INFERENCE_BATCH = 64;
 
@@ -114,7 +124,8 @@ class Samples {
 
 /**
  * Activations of a frozen, deterministic backbone computed once per image: the pooled features
- * (featureCacheable methods) or the method's taps (tapCache), first axis = sample.
+ * (featureCacheable methods), the method's taps (tapCache) or the tokens entering the first block
+ * the method touches (frozenPrefix), first axis = sample.
  */
 interface FeatureCache {
   tensors: tf.Tensor[];
@@ -124,15 +135,21 @@ interface FeatureCache {
 /** How a cached method turns frozen activations into logits, and how they are computed. */
 interface CachedForward {
   extract(images: tf.Tensor4D): tf.Tensor[];
-  logits(trainable: NamedTensors, rows: tf.Tensor[]): tf.Tensor2D;
+  /** `ctx` reaches the hooks of methods that still run blocks (dropout draws on training steps). */
+  logits(trainable: NamedTensors, rows: tf.Tensor[], ctx: HookContext): tf.Tensor2D;
+  /** Set when the cache is held to the prefix budget: bytes of one image's activations. */
+  bytesPerImage?: number;
+  /** What is cached, for the start event. */
+  what: string;
 }
 
-function cachedForward(method: PeftMethod<object>, options: object, base: NamedTensors, config: VitConfig): CachedForward | undefined {
+function cachedForward(method: PeftMethod<object>, options: object, base: NamedTensors, trainable: NamedTensors, config: VitConfig): CachedForward | undefined {
   if (method.featureCacheable) {
     return {
+      what: 'pooled backbone features',
       extract: (images) => [vitPooled(base, config, images)],
-      logits: (trainable, rows) => {
-        const params = forwardParams(base, trainable);
+      logits: (t, rows) => {
+        const params = forwardParams(base, t);
         return vitHead(params, vitNeck(params, config, rows[0] as tf.Tensor2D));
       },
     };
@@ -140,12 +157,26 @@ function cachedForward(method: PeftMethod<object>, options: object, base: NamedT
   const taps = method.tapCache;
   if (taps) {
     return {
+      what: 'backbone taps',
       extract: (images) => taps.taps(base, config, options, images),
-      logits: (trainable, rows) => taps.logits(base, trainable, config, options, rows as tf.Tensor3D[]),
+      logits: (t, rows) => taps.logits(base, t, config, options, rows as tf.Tensor3D[]),
+    };
+  }
+  const block = method.frozenPrefix?.(config, options);
+  // Crops change the tokens every step, and a position-table hook changes the embedding itself.
+  const probe = block === undefined || method.sampleCrop ? undefined : method.hooks(trainable, config, options, { training: false, rng: Rng.fromSeed(0) });
+  if (block !== undefined && probe && !probe.posEmbed) {
+    return {
+      bytesPerImage: (1 + gridSize(config) ** 2) * config.hiddenSize * 4,
+      what: `tokens entering block ${block}`,
+      extract: (images) => [vitTokensAt(base, config, images, block)],
+      logits: (t, rows, ctx) => vitForwardFrom(forwardParams(base, t), config, rows[0] as tf.Tensor3D, block, method.hooks(t, config, options, ctx)),
     };
   }
   return undefined;
 }
+
+const bytesText = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
 function gatherRows(cache: FeatureCache, indices: readonly number[]): tf.Tensor[] {
   const rows = tf.tensor1d(
@@ -210,12 +241,10 @@ export class Trainer extends RunControls {
     const input = inputSpec(model);
     // A feature-cacheable method defaults to no augmentation: the cache is its whole speed-up.
     const aug: AugmentConfig = spec.augment ?? (method.featureCacheable ? NO_AUGMENT : defaultAugment(config.numChannels));
-    const cached = spec.cacheFeatures && isIdentity(aug) ? cachedForward(method, options, base, config) : undefined;
     // Int32 buffers (SaRA's indices) ride along in the trainable set but are never differentiated
     // nor optimised.
     const buffers = method.buffers?.(config, options) ?? new Map<string, number[]>();
     const optimised = (t: NamedTensors): NamedTensors => Object.fromEntries(Object.entries(t).filter(([k]) => !buffers.has(k)));
-    const useCache = cached !== undefined;
 
     const all = Array.from({ length: dataset.length }, (_, i) => i);
     const splits = dataset.split ? all.map((i) => dataset.split!(i)) : undefined;
@@ -257,6 +286,17 @@ export class Trainer extends RunControls {
       step = 0;
     }
 
+    const candidate = spec.cacheFeatures && isIdentity(aug) ? cachedForward(method, options, base, trainable, config) : undefined;
+    const cacheBytes = (candidate?.bytesPerImage ?? 0) * (train.length + val.length);
+    const cacheBudget = this.opts.prefixCacheBytes ?? PREFIX_CACHE_BYTES;
+    const cached = candidate && cacheBytes <= cacheBudget ? candidate : undefined;
+    const useCache = cached !== undefined;
+    const cacheNote = !candidate
+      ? undefined
+      : cached
+        ? `${candidate.what} cached once per image${cacheBytes > 0 ? ` (${bytesText(cacheBytes)})` : ''}`
+        : `${candidate.what} not cached: ${bytesText(cacheBytes)} for ${train.length + val.length} images is over the ${bytesText(cacheBudget)} budget`;
+
     const trainableParams = trainableParamCount(method, config, options);
     const canonical = vitParamShapes(config);
     const totalParams =
@@ -285,7 +325,7 @@ export class Trainer extends RunControls {
         trainCache = await extractFeatures(samples, cached, train);
         if (val.length > 0) valCache = await extractFeatures(samples, cached, val);
       }
-      emit({ type: 'start', method: method.name, trainableParams, totalParams, trainSize: train.length, valSize: val.length, valSource, classes, featureCache: useCache, resumedFrom });
+      emit({ type: 'start', method: method.name, trainableParams, totalParams, trainSize: train.length, valSize: val.length, valSource, classes, featureCache: useCache, cacheNote, resumedFrom });
 
       /** `requested`: the user asked (report it even if this step is saved); `rewrite`: the spec changed. */
       const checkpoint = async (why: 'periodic' | 'requested' | 'rewrite' = 'periodic') => {
@@ -353,7 +393,7 @@ export class Trainer extends RunControls {
           const lossOf = (...ts: tf.Tensor[]) => {
             const t = { ...trainable, ...Object.fromEntries(names.map((n, i) => [n, ts[i]!])) };
             const logits = rows
-              ? cached!.logits(t, rows)
+              ? cached!.logits(t, rows, { training: true, rng })
               : vitForward(forwardParams(base, t), config, xs!, method.hooks(t, config, options, { training: true, rng, crop: sampled?.crop }));
             const task = crossEntropy(logits, y, spec.labelSmoothing);
             return method.penalty ? tf.add(task, method.penalty(t, config, options, rng)) : task;
@@ -492,7 +532,7 @@ async function evaluateSplit(
     const [loss, hits] = tf.tidy(() => {
       const labels = tf.tensor1d(chunk.map((i) => samples.label(i)), 'int32');
       const logits = cached
-        ? cached.forward.logits(trainable, gatherRows(cached.cache, chunk))
+        ? cached.forward.logits(trainable, gatherRows(cached.cache, chunk), { training: false, rng })
         : // training: false draws nothing from rng, so evaluation never shifts the trajectory.
           vitForward(params, config, tf.tensor4d(batch!.images, batch!.shape), method.hooks(trainable, config, options, { training: false, rng }));
       return [tf.mul(crossEntropy(logits, labels), chunk.length), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'))];
