@@ -10,7 +10,9 @@
 //            Trainer and PyTorch's loop (scripts/bench_torch_train.py) alternate step by step
 //   epoch    linear probe and side-tuning per epoch after the first: ours trains on the backbone
 //            features/taps it cached in epoch 1 (as the studio's trainer does); PyTorch's standard
-//            loop runs the frozen backbone on every step, every epoch
+//            loop runs the frozen backbone on every step, every epoch. Likewise lora-late (LoRA r8
+//            on qkv of the last 2 blocks) and vpt-shallow: ours runs from the tokens entering the
+//            first touched block, cached in epoch 1; PyTorch + HF PEFT runs the whole model
 // Medians of --reps (≥ 5 by default) after warm-up; peak memory per method (ours: tf.memory and
 // this process's RSS, which only grows across methods; PyTorch: its process's RSS).
 // Without python3-torch the reference columns are empty and a line says why.
@@ -33,6 +35,12 @@ const ROOT = path.resolve(__dirname, '..');
 const BATCH = 32;
 /** Batches per epoch in the epoch cases. */
 const EPOCH_STEPS = 8;
+
+/** Epoch cases of methods with a frozen prefix: the row's name, its method and options for a model. */
+const PREFIX_VARIANTS: { name: string; method: string; options: (config: VitConfig) => Record<string, unknown> }[] = [
+  { name: 'lora-late', method: 'lora', options: (c) => ({ r: 8, alpha: 16, targets: ['qkv'], layers: [c.depth - 2, c.depth - 1] }) },
+  { name: 'vpt-shallow', method: 'vpt', options: () => ({ mode: 'shallow' }) },
+];
 
 interface BenchCase {
   name: string;
@@ -261,6 +269,12 @@ async function trainRows(
         const s = await timeSteps({ model: loaded, dataset, torch, method, batch: BATCH, warm, timed: reps, cacheBackbone: false });
         const name = `epoch2+ ${method} ${model.name} (ours: cached backbone; PyTorch: backbone every epoch)`;
         emit(trainRow('epoch', name, model.name, s, EPOCH_STEPS, backend));
+      }
+      for (const variant of PREFIX_VARIANTS.filter((v) => methods.includes(v.method))) {
+        const methodOptions = variant.options(loaded.config);
+        const s = await timeSteps({ model: loaded, dataset, torch, method: variant.method, methodOptions, batch: BATCH, warm, timed: reps });
+        const name = `epoch2+ ${variant.name} ${model.name} (ours: cached frozen prefix; PyTorch + PEFT: whole model every step)`;
+        emit({ ...trainRow('epoch', name, model.name, s, EPOCH_STEPS, backend), variant: variant.name, method_options: methodOptions });
       }
     }
   } finally {

@@ -162,7 +162,8 @@ const MAX_EXTRA_STEPS = 1000;
  * least MIN_PHASE_MS of our step time (the same steps on both sides) (no augmentation when the
  * method caches features, as the trainer defaults) while `torch`, already loaded with the same
  * model, takes one step after each of ours. `cacheBackbone: false` asks PyTorch for the standard
- * loop that runs the frozen backbone on every step (linear probe, side); ours always caches.
+ * loop that runs the frozen backbone on every step (linear probe, side); ours always caches (the
+ * frozen prefix too: LoRA before its first adapted block, VPT's embedding).
  */
 export async function timeSteps(options: {
   model: LoadedModel;
@@ -174,10 +175,15 @@ export async function timeSteps(options: {
   timed: number;
   limitPerClass?: number;
   cacheBackbone?: boolean;
+  /** A variant's options instead of optionsOf(method), sent to PyTorch's setup too (LoRA layers, VPT mode). */
+  methodOptions?: Record<string, unknown>;
 }): Promise<StepSamples> {
   const { model, dataset, method, batch, warm, timed } = options;
+  const methodOptions = options.methodOptions ?? optionsOf(method);
   const torch = options.torch && TORCH_METHODS.has(method) ? options.torch : undefined;
-  const torchTrainable = torch ? (torch.request({ cmd: 'setup', method, lr: lrOf(method), cache_backbone: options.cacheBackbone ?? true }).trainable as number) : null;
+  const torchTrainable = torch
+    ? (torch.request({ cmd: 'setup', method, lr: lrOf(method), cache_backbone: options.cacheBackbone ?? true, options: methodOptions }).trainable as number)
+    : null;
   const out: StepSamples = {
     method,
     ours: [],
@@ -193,7 +199,7 @@ export async function timeSteps(options: {
   const outDir = mkdtempSync(path.join(tmpdir(), `bench-steps-${method}-`));
   const spec = parseTrainSpec({
     method,
-    methodOptions: optionsOf(method),
+    methodOptions,
     steps: warm + timed + 2 * MAX_EXTRA_STEPS,
     batchSize: batch,
     lr: lrOf(method),

@@ -6,8 +6,11 @@ Methods, as the engine defines them (new 10-class head; the head side, i.e. the 
 LayerNorm, trains in every method):
   linear-probe  head side only, on backbone features computed once (the engine caches them too)
   full          every parameter
-  lora          r 8, alpha 16 on to_qkv of all blocks (B = 0 at start)
-  vpt           VPT-deep, 10 prompts per block (dropout 0.1), a new set replaces the old before every block
+  lora          r 8, alpha 16 on to_qkv of all blocks (B = 0 at start); options {"layers": [i, ...]}: those
+                blocks only (HF PEFT layers_to_transform). The whole model runs forward every step; autograd
+                stops below the first adapted block, as with HF PEFT
+  vpt           VPT-deep, 10 prompts per block (dropout 0.1), a new set replaces the old before every block;
+                options {"mode": "shallow"}: one set, inserted before block 0 only
   ssf           γ/β after the patch embedding, norm1, to_qkv (γ only: no bias), to_out, norm2, fc1, fc2
   side          ladder side network (main/engine/methods/side): width D/8, MLP M/8, heads gcd(H, width),
                 qkv bias; embed_down of the embedded tokens, then per block a gated down-projection of
@@ -24,8 +27,8 @@ One step = zero_grad, forward, cross-entropy, backward, clip to global norm 1, A
 Usage:
   /usr/bin/python3 scripts/bench_torch_train.py [--methods full,lora] [--reps 7] [--warmup 3] [--json]
   /usr/bin/python3 scripts/bench_torch_train.py --serve REQ_FIFO RES_FIFO   (driven by bench/transfer.ts)
-Serve protocol, JSON lines: {"cmd":"load","weights":P,"config":P,"batch":N} · {"cmd":"setup","method":M,"lr":X}
-→ {"trainable":N} · {"cmd":"step"} → {"ms":X,"rss_mb":Y} · {"cmd":"make","config":{HF keys},"dir":D} writes a
+Serve protocol, JSON lines: {"cmd":"load","weights":P,"config":P,"batch":N} · {"cmd":"setup","method":M,"lr":X,
+"options":{the engine's method options; layers and mode are read}} → {"trainable":N} · {"cmd":"step"} → {"ms":X,"rss_mb":Y} · {"cmd":"make","config":{HF keys},"dir":D} writes a
 randomly initialised lucidrains ViT there (config.json, model.safetensors, preprocessor_config.json) so both
 sides load the same model; a hello line {"torch","threads","blas"} comes first.
 "standard" (setup's "cache_backbone": false) runs linear-probe's and side's frozen backbone on every step
@@ -150,7 +153,8 @@ class Bench:
         self.x = torch.randn(batch, ch, s, s, generator=g)
         self.y = torch.randint(0, 10, (batch,), generator=g)
 
-    def setup(self, method, lr, cache_backbone=True):
+    def setup(self, method, lr, cache_backbone=True, options=None):
+        options = options or {}
         c = {**self.c, 'pooling': self.c.get('pooling', 'cls'), 'num_labels': 10}
         m = LucidViT(c)
         m.load_state_dict(self.weights)
@@ -162,7 +166,10 @@ class Bench:
         self.forward = lambda: m(self.x)[1]
         extra = []
         if method == 'lora':
-            for attn, _ in m.transformer.layers:
+            layers = options.get('layers')
+            for i, (attn, _) in enumerate(m.transformer.layers):
+                if layers is not None and i not in layers:
+                    continue
                 attn.fn.to_qkv = LoraLinear(attn.fn.to_qkv)
                 extra += [attn.fn.to_qkv.A, attn.fn.to_qkv.B]
         elif method == 'ssf':
@@ -177,15 +184,17 @@ class Bench:
                 extra += [mod.ssf_scale] + ([mod.ssf_shift] if shift else [])
         elif method == 'vpt':
             n_p, d = 10, c['hidden_size']
-            prompts = nn.Parameter(torch.empty(len(m.transformer.layers), n_p, d).uniform_(-0.1, 0.1))
+            deep = options.get('mode', 'deep') == 'deep'
+            prompts = nn.Parameter(torch.empty(len(m.transformer.layers) if deep else 1, n_p, d).uniform_(-0.1, 0.1))
             extra.append(prompts)
 
             def vpt_forward():
                 p = m.to_patch_embedding(self.x)
                 x = torch.cat([m.cls_token.expand(p.shape[0], -1, -1), p], dim=1) + m.pos_embedding
                 for i, (attn, ff) in enumerate(m.transformer.layers):
-                    pr = F.dropout(prompts[i], 0.1, training=True).expand(x.shape[0], -1, -1)
-                    x = torch.cat([x[:, :1], pr, x[:, 1 + (n_p if i > 0 else 0):]], dim=1)
+                    if deep or i == 0:  # shallow: the one set enters before block 0 and stays
+                        pr = F.dropout(prompts[i], 0.1, training=True).expand(x.shape[0], -1, -1)
+                        x = torch.cat([x[:, :1], pr, x[:, 1 + (n_p if i > 0 else 0):]], dim=1)
                     x = attn(x) + x
                     x = ff(x) + x
                 return m.mlp_head(x[:, 0])
@@ -311,7 +320,7 @@ def serve(req, res):
                 make_random_vit(msg['config'], msg['dir'])
                 reply = {'ok': True}
             elif msg['cmd'] == 'setup':
-                reply = {'trainable': bench.setup(msg['method'], msg['lr'], msg.get('cache_backbone', True))}
+                reply = {'trainable': bench.setup(msg['method'], msg['lr'], msg.get('cache_backbone', True), msg.get('options'))}
             elif msg['cmd'] == 'step':
                 reply = {'ms': bench.step(), 'rss_mb': rss_mb()}
             else:
