@@ -323,7 +323,8 @@ describe('registry', () => {
     const late = parseOptions(lora, { layers: [1], targets: 'qkv' });
     expect(lora.frozenPrefix!(TINY_VIT, late)).toBe(1);
     expect(lora.frozenPrefix!(TINY_VIT, parseOptions(lora, {}))).toBe(0);
-    expect(lora.adapterConfig(TINY_VIT, late, 'hf')).toMatchObject({ layers_to_transform: [1] });
+    expect(lora.adapterConfig(TINY_VIT, late, 'hf')).toMatchObject({ layers_to_transform: [1], layers_pattern: 'layer' });
+    expect(lora.adapterConfig(TINY_VIT, late, 'lucidrains')).toMatchObject({ layers_to_transform: [1], layers_pattern: 'layers' });
     expect(lora.adapterConfig(TINY_VIT, parseOptions(lora, {}), 'hf')).not.toHaveProperty('layers_to_transform');
   });
 });

@@ -116,6 +116,14 @@ function suffix(path: string): string {
   return /^\d+$/.test(parts.at(-1)!) ? parts.slice(-2).join('.') : parts.at(-1)!;
 }
 
+/**
+ * HF PEFT's layers_pattern: the module list that holds the blocks, so PEFT reads a module's block
+ * from `.<pattern>.<i>.` (without it, lucidrains' `layers.{i}.{0|1}` yields the 0/1). PEFT wants
+ * a dot before the pattern, so a bare timm model's top-level `blocks.{i}` matches only when nested;
+ * torchvision names its blocks encoder_layer_{i}, which PEFT cannot index: no pattern there.
+ */
+const PEFT_LAYERS_PATTERN: Record<CheckpointLayout, string | undefined> = { hf: 'layer', timm: 'blocks', torchvision: undefined, lucidrains: 'layers' };
+
 export const lora: PeftMethod<LoraOptions> = {
   name: 'lora',
   description: 'low-rank updates s·A·B on chosen linear layers (query/value by default), mergeable into the weights',
@@ -199,7 +207,7 @@ export const lora: PeftMethod<LoraOptions> = {
       lora_dropout: options.dropout,
       use_rslora: options.rsLora,
       target_modules: modules,
-      ...(options.layers === null ? {} : { layers_to_transform: adaptedBlocks(config, options) }),
+      ...(options.layers === null ? {} : { layers_to_transform: adaptedBlocks(config, options), layers_pattern: PEFT_LAYERS_PATTERN[layout] }),
       modules_to_save: peftModulesToSave(config, layout),
       bias: 'none',
       fan_in_fan_out: false,
