@@ -8,6 +8,8 @@
 // - Sum over leading axes (bias and scale gradients) without wasm's transpose of the whole input.
 // - Softmax over the last axis and its gradient as one pass each (attention probabilities), where
 //   wasm's scalar exp costs ~1 ms per [96, 65, 65] and tfjs's gradient is four kernels.
+// - Transpose of 4-byte elements that keeps the last axis last (attention's head split and merge)
+//   as copies of whole runs of it.
 // Without a built addon (or a BLAS library, for the products) the engine keeps the wasm kernels.
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
@@ -40,13 +42,15 @@ interface NativeAddon {
   /** Absent from an addon built before they were added: softmax then stays on wasm. */
   softmaxRows?(heap: ArrayBuffer, rows: number, d: number, xByte: number, yByte: number): void;
   softmaxRowsGrad?(heap: ArrayBuffer, rows: number, d: number, yByte: number, dyByte: number, dxByte: number): void;
+  /** 4-byte elements, ranks 2–6 keeping the last axis last: shape and perm padded to 6 entries. */
+  transposeRuns?(heap: ArrayBuffer, rank: number, xByte: number, outByte: number, ...shapeThenPerm: number[]): void;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm the kernel uses. */
 interface WasmBackend {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  makeOutput(shape: number[], dtype: 'float32' | 'int32'): tf.TensorInfo;
 }
 
 export interface NativeKernelStatus {
@@ -147,6 +151,7 @@ function registerFusedKernels(addon: NativeAddon): void {
     register('Sum', leadingAxesSum(addon, stockSum.kernelFunc));
   }
   registerSoftmax(addon, register);
+  registerTranspose(addon, register);
   register(FUSED.gelu, ({ inputs, backend }) => {
     const b = backend as unknown as WasmBackend;
     const { x } = inputs as { x: tf.TensorInfo };
@@ -234,6 +239,37 @@ function registerSoftmax(addon: NativeAddon, register: (kernelName: string, kern
     },
   });
   softmaxActive = true;
+}
+
+const MAX_TRANSPOSE_RANK = 6;
+/** Shorter runs of the last axis copy no faster than wasm's element-wise loop. */
+const MIN_TRANSPOSE_RUN = 4;
+
+/**
+ * Transpose on the addon for float32 and int32 tensors of rank ≤ 6 whose last axis stays last
+ * (runs of at least MIN_TRANSPOSE_RUN); other permutations, where every element moves alone, keep
+ * wasm's kernel, which is faster at that.
+ */
+function registerTranspose(addon: NativeAddon, register: (kernelName: string, kernelFunc: tf.KernelFunc) => void): void {
+  const { transposeRuns } = addon;
+  const stock = tf.getKernel('Transpose', 'wasm');
+  if (!transposeRuns || !stock) return;
+  const pad = (xs: number[]) => [...xs, ...Array<number>(MAX_TRANSPOSE_RANK - xs.length).fill(0)];
+  tf.unregisterKernel('Transpose', 'wasm');
+  register('Transpose', (args) => {
+    const b = args.backend as unknown as WasmBackend;
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { perm } = args.attrs as unknown as { perm: number[] };
+    const rank = x.shape.length;
+    const runs = rank >= 2 && rank <= MAX_TRANSPOSE_RANK && perm[rank - 1] === rank - 1 && x.shape[rank - 1]! >= MIN_TRANSPOSE_RUN;
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || !runs) return stock.kernelFunc(args);
+    const out = b.makeOutput(
+      perm.map((p) => x.shape[p]!),
+      x.dtype,
+    );
+    if (sizeOf(x.shape) > 0) transposeRuns.call(addon, heapOf(b), rank, byteOf(b, x), byteOf(b, out), ...pad(x.shape), ...pad(perm));
+    return out;
+  });
 }
 
 /** Sum over the leading axes of a float32 tensor as column sums; any other reduction goes to `fallback`. */

@@ -157,3 +157,32 @@ void softmax_rows_backward(int64_t rows, int64_t d, const float *y, const float 
     for (int64_t j = 0; j < d; j++) out[j] = p[j] * (g[j] - dot);
   }
 }
+
+// out = x with its axes permuted (out axis i is x axis perm[i]), 4-byte elements, rank ≤ 6, the
+// last axis staying last: whole runs of it are copied, where wasm's Transpose moves every element
+// through an index computation (~1.3 ns each: 1.6 ms for an attention's [2080, 3, 3, 64] qkv).
+void transpose_runs4(int64_t rank, const int64_t *shape, const int64_t *perm, const uint32_t *x, uint32_t *out) {
+  int64_t stride[6], out_shape[6], in_stride[6], index[6] = {0};
+  int64_t total = 1;
+  for (int64_t a = rank - 1, s = 1; a >= 0; a--) {
+    stride[a] = s;
+    s *= shape[a];
+  }
+  for (int64_t a = 0; a < rank; a++) {
+    out_shape[a] = shape[perm[a]];
+    in_stride[a] = stride[perm[a]];
+    total *= out_shape[a];
+  }
+  const int64_t run = out_shape[rank - 1];
+  if (total == 0) return;
+  int64_t from = 0;
+  for (int64_t at = 0; at < total; at += run) {
+    memcpy(out + at, x + from, (size_t)run * sizeof *x);
+    for (int64_t a = rank - 2; a >= 0; a--) {
+      from += in_stride[a];
+      if (++index[a] < out_shape[a]) break;
+      from -= in_stride[a] * out_shape[a];
+      index[a] = 0;
+    }
+  }
+}

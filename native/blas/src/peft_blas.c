@@ -251,6 +251,32 @@ static napi_value softmax_rows_grad_call(napi_env env, napi_callback_info info) 
   return NULL;
 }
 
+// transposeRuns(heap, rank, xByte, outByte, shape0..shape5, perm0..perm5): 4-byte elements, rank
+// 2 to 6, perm[rank − 1] = rank − 1 (unused shape and perm slots are ignored).
+static napi_value transpose_call(napi_env env, napi_callback_info info) {
+  int64_t v[16];
+  char *heap = fused_args(env, info, 15, v, 0, NULL);
+  if (!heap) return NULL;
+  const int64_t rank = v[0], bytes = v[15];
+  const int64_t *shape = v + 3, *perm = v + 9;
+  if (rank < 2 || rank > 6 || perm[rank - 1] != rank - 1) {
+    napi_throw_range_error(env, NULL, "peft_blas: transposeRuns takes ranks 2 to 6 that keep the last axis last");
+    return NULL;
+  }
+  int64_t size = 1, seen = 0;
+  for (int64_t a = 0; a < rank; a++) {
+    if (perm[a] >= rank || (seen >> perm[a]) & 1) {
+      napi_throw_range_error(env, NULL, "peft_blas: transpose needs a permutation of the axes");
+      return NULL;
+    }
+    seen |= (int64_t)1 << perm[a];
+    size *= shape[a];
+  }
+  if (!inside(env, bytes, v[1], size) || !inside(env, bytes, v[2], size)) return NULL;
+  transpose_runs4(rank, shape, perm, (const uint32_t *)(heap + v[1]), (uint32_t *)(heap + v[2]));
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, open_library, NULL, NULL, NULL, napi_default, NULL},
@@ -262,6 +288,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sumRows", NULL, sum_rows_call, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxRows", NULL, softmax_rows_call, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxRowsGrad", NULL, softmax_rows_grad_call, NULL, NULL, NULL, napi_default, NULL},
+      {"transposeRuns", NULL, transpose_call, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties) != napi_ok) return NULL;
   return exports;
