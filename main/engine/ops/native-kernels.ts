@@ -6,8 +6,7 @@
 // - GELU (erf) and LayerNorm forward and backward as one pass each (ops/gelu.ts and
 //   ops/layer-norm.ts use them), where wasm runs 5–10 elementwise kernels.
 // - Sum over leading axes (bias and scale gradients) without wasm's transpose of the whole input.
-// - Softmax over the last axis and its gradient as one pass each (attention probabilities), where
-//   wasm's scalar exp costs ~1 ms per [96, 65, 65] and tfjs's gradient is four kernels.
+// - Softmax's gradient as one pass (attention probabilities), where tfjs runs four kernels.
 // - Transpose of 4-byte elements that keeps the last axis last (attention's head split and merge)
 //   as copies of whole runs of it.
 // Without a built addon (or a BLAS library, for the products) the engine keeps the wasm kernels.
@@ -39,8 +38,7 @@ interface NativeAddon {
   layerNorm(heap: ArrayBuffer, rows: number, d: number, xByte: number, gammaByte: number, betaByte: number, yByte: number, normedByte: number, rstdByte: number, eps: number): void;
   layerNormGrad(heap: ArrayBuffer, rows: number, d: number, dyByte: number, normedByte: number, rstdByte: number, gammaByte: number, dxByte: number, dGammaByte: number, dBetaByte: number): void;
   sumRows(heap: ArrayBuffer, rows: number, d: number, xByte: number, outByte: number): void;
-  /** Absent from an addon built before they were added: softmax then stays on wasm. */
-  softmaxRows?(heap: ArrayBuffer, rows: number, d: number, xByte: number, yByte: number): void;
+  /** Absent from an addon built before it was added: tfjs's gradient then stays. */
   softmaxRowsGrad?(heap: ArrayBuffer, rows: number, d: number, yByte: number, dyByte: number, dxByte: number): void;
   /** 4-byte elements, ranks 2–6 keeping the last axis last: shape and perm padded to 6 entries. */
   transposeRuns?(heap: ArrayBuffer, rank: number, xByte: number, outByte: number, ...shapeThenPerm: number[]): void;
@@ -150,7 +148,7 @@ function registerFusedKernels(addon: NativeAddon): void {
     tf.unregisterKernel('Sum', 'wasm');
     register('Sum', leadingAxesSum(addon, stockSum.kernelFunc));
   }
-  registerSoftmax(addon, register);
+  registerSoftmaxGrad(addon, register);
   registerTranspose(addon, register);
   register(FUSED.gelu, ({ inputs, backend }) => {
     const b = backend as unknown as WasmBackend;
@@ -194,31 +192,20 @@ function registerFusedKernels(addon: NativeAddon): void {
   });
 }
 
-let softmaxActive = false;
+let softmaxGradActive = false;
 
 /**
- * Softmax (tfjs: last axis only) as the addon's row pass, and its gradient dx = y·(dy − Σ dy·y) as
- * one kernel; other dtypes, other backends and an addon without them keep tfjs's kernel and gradient.
+ * Softmax's gradient dx = y·(dy − Σ dy·y) over the last axis (tfjs's only softmax axis) as one
+ * kernel; other dtypes, other backends and an addon without it keep tfjs's gradient.
  */
-function registerSoftmax(addon: NativeAddon, register: (kernelName: string, kernelFunc: tf.KernelFunc) => void): void {
-  const { softmaxRows, softmaxRowsGrad } = addon;
-  const stock = tf.getKernel('Softmax', 'wasm');
+function registerSoftmaxGrad(addon: NativeAddon, register: (kernelName: string, kernelFunc: tf.KernelFunc) => void): void {
+  const { softmaxRowsGrad } = addon;
   const stockGrad = tf.getGradient('Softmax');
-  if (!softmaxRows || !softmaxRowsGrad || !stock || !stockGrad) return;
+  if (!softmaxRowsGrad || !stockGrad) return;
   const rowsOf = (t: tf.TensorInfo): [number, number] => {
     const d = t.shape[t.shape.length - 1]!;
     return [d === 0 ? 0 : sizeOf(t.shape) / d, d];
   };
-  tf.unregisterKernel('Softmax', 'wasm');
-  register('Softmax', (args) => {
-    const b = args.backend as unknown as WasmBackend;
-    const { logits } = args.inputs as { logits: tf.TensorInfo };
-    if (logits.dtype !== 'float32' || sizeOf(logits.shape) === 0) return stock.kernelFunc(args);
-    const y = b.makeOutput(logits.shape, 'float32');
-    const [rows, d] = rowsOf(logits);
-    softmaxRows.call(addon, heapOf(b), rows, d, byteOf(b, logits), byteOf(b, y));
-    return y;
-  });
   register(FUSED.softmaxGrad, ({ inputs, backend }) => {
     const b = backend as unknown as WasmBackend;
     const { y, dy } = inputs as { y: tf.TensorInfo; dy: tf.TensorInfo };
@@ -234,11 +221,11 @@ function registerSoftmax(addon: NativeAddon, register: (kernelName: string, kern
     gradFunc: (dy, saved, attrs) => {
       const [y] = saved as [tf.Tensor];
       const grad = Array.isArray(dy) ? dy[0]! : dy;
-      if (!(softmaxActive && nativeFusedActive()) || y.dtype !== 'float32' || y.size === 0) return stockGrad.gradFunc(dy, saved, attrs);
+      if (!(softmaxGradActive && nativeFusedActive()) || y.dtype !== 'float32' || y.size === 0) return stockGrad.gradFunc(dy, saved, attrs);
       return { logits: () => tf.engine().runKernel(FUSED.softmaxGrad, { y, dy: grad }) as tf.Tensor };
     },
   });
-  softmaxActive = true;
+  softmaxGradActive = true;
 }
 
 const MAX_TRANSPOSE_RANK = 6;

@@ -1,5 +1,5 @@
-// The addon's softmax (ops/native-kernels.ts) against float64 references: values, gradient, and
-// tfjs's own gradient formula it replaces, on attention-shaped rows and edge cases.
+// The addon's softmax gradient (ops/native-kernels.ts) against a float64 reference and tfjs's own
+// gradient formula it replaces.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
@@ -30,29 +30,10 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return worst;
 };
 
-describe('native softmax', () => {
+describe('native softmax gradient', () => {
   it('is registered where the addon is built (CI builds it)', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(native).toBe(true);
-  });
-
-  it('matches a float64 softmax on attention rows, a single column, equal and far-apart logits', () => {
-    const cases: tf.Tensor[] = [
-      tf.tidy(() => tf.mul(tf.randomNormal([96, 65, 65], 0, 1, 'float32', 1), 4)),
-      tf.randomNormal([3, 1], 0, 1, 'float32', 2),
-      tf.tensor2d([
-        [0, 0, 0, 0],
-        [-1e4, 0, 1e4, 3],
-        [-200, -100, -150, -120],
-      ]),
-    ];
-    for (const x of cases) {
-      const d = x.shape[x.shape.length - 1]!;
-      const y = tf.tidy(() => tf.softmax(x));
-      expect(y.shape).toEqual(x.shape);
-      expect(maxAbsDiff(y.dataSync(), softmax64(x.dataSync(), d))).toBeLessThan(1e-6);
-      tf.dispose([x, y]);
-    }
   });
 
   it('gives the float64 gradient y·(w − Σ w·y) and agrees with the tfjs formula it replaces, leaking nothing', () => {

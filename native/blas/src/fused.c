@@ -106,48 +106,23 @@ void sum_rows(int64_t rows, int64_t d, const float *x, float *out) {
   }
 }
 
-// Row reductions in LANES interleaved partial results: one running value would wait on each add's
-// latency (~4 cycles per element); lanes also let the compiler use vector registers.
+// Σ a[j]·b[j] in LANES interleaved partial sums: one running sum would wait on each add's latency
+// (~4 cycles per element); lanes also let the compiler use vector registers.
 #define LANES 8
-
-static inline float row_max(int64_t d, const float *row) {
-  float lane[LANES];
-  for (int k = 0; k < LANES; k++) lane[k] = row[0];
-  int64_t j = 0;
-  for (; j + LANES <= d; j += LANES)
-    for (int k = 0; k < LANES; k++) lane[k] = row[j + k] > lane[k] ? row[j + k] : lane[k];
-  for (; j < d; j++) lane[0] = row[j] > lane[0] ? row[j] : lane[0];
-  float max = lane[0];
-  for (int k = 1; k < LANES; k++) max = lane[k] > max ? lane[k] : max;
-  return max;
-}
-
-// Σ a[j]·b[j] (b = NULL: Σ a[j]).
 static inline float row_dot(int64_t d, const float *a, const float *b) {
   float lane[LANES] = {0};
   int64_t j = 0;
   for (; j + LANES <= d; j += LANES)
-    for (int k = 0; k < LANES; k++) lane[k] += b ? a[j + k] * b[j + k] : a[j + k];
-  for (; j < d; j++) lane[0] += b ? a[j] * b[j] : a[j];
+    for (int k = 0; k < LANES; k++) lane[k] += a[j + k] * b[j + k];
+  for (; j < d; j++) lane[0] += a[j] * b[j];
   float sum = 0.0f;
   for (int k = 0; k < LANES; k++) sum += lane[k];
   return sum;
 }
 
-// Softmax over the rows of [rows, d]: y = e^{x − max} / Σ e^{x − max}; wasm runs it at ~2.5 ns per
-// element (a scalar exp), an attention's [batch·heads, N, N] probabilities each block.
-void softmax_rows_forward(int64_t rows, int64_t d, const float *x, float *y) {
-  for (int64_t r = 0; r < rows; r++) {
-    const float *row = x + r * d;
-    float *out = y + r * d;
-    const float max = row_max(d, row);
-    for (int64_t j = 0; j < d; j++) out[j] = exp_nonpositive(row[j] - max);
-    const float inv = 1.0f / row_dot(d, out, NULL);
-    for (int64_t j = 0; j < d; j++) out[j] *= inv;
-  }
-}
-
-// dx = y·(dy − Σ dy·y) per row: tfjs's Softmax gradient is four kernels over [rows, d].
+// Softmax's gradient dx = y·(dy − Σ dy·y) per row of [rows, d]: tfjs runs it as four kernels over
+// an attention's [batch·heads, N, N] probabilities. (wasm's own softmax forward, XNNPACK's, is as
+// fast as a native one here.)
 void softmax_rows_backward(int64_t rows, int64_t d, const float *y, const float *dy, float *dx) {
   for (int64_t r = 0; r < rows; r++) {
     const float *p = y + r * d;

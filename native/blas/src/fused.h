@@ -10,7 +10,6 @@ void layer_norm_forward(int64_t rows, int64_t d, float eps, const float *x, cons
 void layer_norm_backward(int64_t rows, int64_t d, const float *dy, const float *normed, const float *rstd,
                          const float *gamma, float *dx, float *dgamma, float *dbeta);
 void sum_rows(int64_t rows, int64_t d, const float *x, float *out);
-void softmax_rows_forward(int64_t rows, int64_t d, const float *x, float *y);
 void softmax_rows_backward(int64_t rows, int64_t d, const float *y, const float *dy, float *dx);
 void transpose_runs4(int64_t rank, const int64_t *shape, const int64_t *perm, const uint32_t *x, uint32_t *out);
 #endif

@@ -228,17 +228,6 @@ static napi_value sum_rows_call(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// softmaxRows(heap, rows, d, xByte, yByte)
-static napi_value softmax_rows_call(napi_env env, napi_callback_info info) {
-  int64_t v[5];
-  char *heap = fused_args(env, info, 4, v, 0, NULL);
-  if (!heap) return NULL;
-  const int64_t rows = v[0], d = v[1], bytes = v[4];
-  if (d < 1 || !inside(env, bytes, v[2], rows * d) || !inside(env, bytes, v[3], rows * d)) return NULL;
-  softmax_rows_forward(rows, d, (const float *)(heap + v[2]), (float *)(heap + v[3]));
-  return NULL;
-}
-
 // softmaxRowsGrad(heap, rows, d, yByte, dyByte, dxByte)
 static napi_value softmax_rows_grad_call(napi_env env, napi_callback_info info) {
   int64_t v[6];
@@ -286,7 +275,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"layerNorm", NULL, layer_norm_forward_call, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormGrad", NULL, layer_norm_backward_call, NULL, NULL, NULL, napi_default, NULL},
       {"sumRows", NULL, sum_rows_call, NULL, NULL, NULL, napi_default, NULL},
-      {"softmaxRows", NULL, softmax_rows_call, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxRowsGrad", NULL, softmax_rows_grad_call, NULL, NULL, NULL, napi_default, NULL},
       {"transposeRuns", NULL, transpose_call, NULL, NULL, NULL, napi_default, NULL},
   };
