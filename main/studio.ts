@@ -67,7 +67,7 @@ export function createStudio(options: StudioOptions) {
     previews: createPreviewService(store, media, evaluation),
     models: createModelService(store, options.builtInModelsDir),
     diffusion,
-    soups: createSoupService(store, evaluation, options.dataDir),
+    soups: createSoupService(store, evaluation, events, options.dataDir),
     info: async (): Promise<AppInfo> => ({
       version: options.version,
       shell: options.shell,

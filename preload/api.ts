@@ -203,8 +203,11 @@ export const inputSchemas = {
   'models.import': z.object({ path: absolutePath }).strict(),
   /** Top-5 classes and the attention-rollout map of one image under a model or a run's model. */
   'previews.predict': z.object({ model: previewModel, image: previewImage }).strict(),
-  /** Evaluates the uniform and the greedy soup of finished runs on the images all of them held out. */
-  'soups.make': z.object({ runIds: soupRuns.min(2, 'select at least two runs') }).strict(),
+  /**
+   * Evaluates the uniform and the greedy soup of finished runs on the images all of them held out.
+   * jobId (the caller's): soups.progress events, and jobs.cancel stops it between evaluation batches.
+   */
+  'soups.make': z.object({ runIds: soupRuns.min(2, 'select at least two runs'), jobId: z.string().min(1).max(100).optional() }).strict(),
   /** Averages the runs' weights and keeps the result as a model of the Models list. */
   'soups.keep': z.object({ runIds: soupRuns, recipe: z.enum(['uniform', 'greedy']), name: name.optional() }).strict(),
   /**
@@ -694,6 +697,24 @@ export interface JobProgress {
   message: string;
 }
 
+/** A soups.make with a jobId: the stage it is in and how far it got. */
+export interface SoupProgress {
+  jobId: string;
+  /** Loading the runs' models, scoring each run alone, the uniform soup, then the greedy steps. */
+  stage: 'loading' | 'ingredient' | 'uniform' | 'greedy';
+  /** Run i of n (loading, ingredient), greedy step k of n − 1, 1 of 1 for the uniform soup. */
+  index: number;
+  count: number;
+  /** The run loaded, scored, or tried in the greedy soup. */
+  runName?: string;
+  /** Held-out images scored in this stage (0 of 0 while loading). */
+  imagesDone: number;
+  imagesTotal: number;
+  /** Images scored over all 2n scorings; total is 0 until the runs are loaded. */
+  done: number;
+  total: number;
+}
+
 export interface StudioEvents {
   'job.progress': JobProgress;
   'datasets.changed': { datasetId: number };
@@ -703,10 +724,11 @@ export interface StudioEvents {
   'run.previews': { id: number; step: number };
   /** A diffusion.sample with a jobId: denoising steps done of all (samples × steps). */
   'diffusion.progress': { jobId: string; done: number; total: number };
+  'soups.progress': SoupProgress;
 }
 
 export type EventName = keyof StudioEvents;
-export const eventNames: EventName[] = ['job.progress', 'datasets.changed', 'run.progress', 'run.log', 'run.previews', 'diffusion.progress'];
+export const eventNames: EventName[] = ['job.progress', 'datasets.changed', 'run.progress', 'run.log', 'run.previews', 'diffusion.progress', 'soups.progress'];
 
 // ---------- errors and the wire format ----------
 
