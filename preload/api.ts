@@ -501,6 +501,19 @@ export interface RunLogLine {
   text: string;
 }
 
+/** The sample grids a diffusion run draws as it trains, timed by the dry run. */
+export interface RunEstimatePreviews {
+  /** Grids the whole run samples: the base model's, one every previewEvery steps, and the last step's. */
+  grids: number;
+  /** One grid measured in the dry run after its last step (the tuned model, as the run samples it; PNGs included). */
+  msPerGrid: number;
+  samplesPerGrid: number;
+  /** DDIM steps per grid. */
+  samplingSteps: number;
+  /** grids × msPerGrid, in seconds. */
+  totalS: number;
+}
+
 export interface RunEstimate {
   trainableParams: number;
   totalParams: number;
@@ -511,8 +524,10 @@ export interface RunEstimate {
   stepsMeasured: number;
   /** Start-up before the first step (model, data, feature cache). */
   setupS: number;
-  /** Start-up plus the whole budget at msPerStep (evaluations not included). */
+  /** Start-up plus the whole budget at msPerStep, plus a diffusion run's sample grids (evaluations not included). */
   etaS: number;
+  /** A diffusion run's sample grids: present only for diffusion runs. */
+  previews?: RunEstimatePreviews;
   /** The dry-run worker's peak resident memory. */
   peakBytes: number;
   /** peakBytes plus what the decoded-image cache adds over the full run. */

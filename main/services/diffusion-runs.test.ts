@@ -1,7 +1,7 @@
 // Diffusion runs through the run service: a DiT base model makes a diffusion run in the worker,
 // whose sample grids land in the media store as previews (base model first), with the class
 // conditioning recorded in the run's info.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -101,9 +101,30 @@ describe('diffusion runs', () => {
     expect(DIFFUSION_RUN_METHODS).toEqual(DIFFUSION_METHODS);
   });
 
-  it('refuses classification methods on a DiT and estimates of diffusion runs', async () => {
+  it('refuses classification methods on a DiT', async () => {
     const { studio, datasetId, modelId } = await setup({ '1': 2, '2': 2 });
     await expect(studio.runs.create(newRun({ datasetId, modelId, method: 'bitfit' }))).rejects.toThrow(/diffusion model: fine-tune it with full, lora, sara, ssf/);
-    await expect(studio.runs.estimate(newRun({ datasetId, modelId, method: 'lora' }))).rejects.toThrow(/estimates measure classifier runs/);
+    await expect(studio.runs.estimate(newRun({ datasetId, modelId, method: 'bitfit' }))).rejects.toThrow(/diffusion model: fine-tune it with full, lora, sara, ssf/);
+  });
+
+  it('estimate: a dry run of the DiffusionRun in a worker times its steps and one sample grid, and counts the grids of the whole budget', async () => {
+    const { studio, datasetId, modelId } = await setup({ '1': 4, '2': 2 });
+    const estimate = await studio.runs.estimate(
+      newRun({ datasetId, modelId, method: 'lora', methodOptions: { targets: ['qkv'] }, steps: 100, batchSize: 2, diffusion: { previewEvery: 30, previewCount: 3, previewSteps: 2 } }),
+    );
+    // Every labelled image trains (no validation split); five steps, the four after the first timed.
+    expect(estimate).toMatchObject({ trainSize: 6, valSize: 0, stepsMeasured: 4, fits: 'yes' });
+    expect(estimate.trainableParams).toBeGreaterThan(0);
+    expect(estimate.trainableParams).toBeLessThan(estimate.totalParams);
+    expect(estimate.msPerStep).toBeGreaterThan(0);
+    // Base grid, steps 30, 60, 90, and the last step's.
+    expect(estimate.previews).toMatchObject({ grids: 5, samplesPerGrid: 3, samplingSteps: 2 });
+    expect(estimate.previews!.msPerGrid).toBeGreaterThan(0);
+    expect(estimate.previews!.totalS).toBeCloseTo((5 * estimate.previews!.msPerGrid) / 1000, 9);
+    expect(estimate.etaS).toBeCloseTo(estimate.setupS + (100 * estimate.msPerStep) / 1000 + estimate.previews!.totalS, 9);
+    expect(estimate.projectedPeakBytes).toBe(estimate.peakBytes);
+    // The scratch run folder is gone and no run was recorded.
+    expect(studio.runs.list()).toEqual([]);
+    expect(readdirSync(join(current!.dataDir, 'tmp')).filter((name) => name.startsWith('estimate-'))).toEqual([]);
   });
 });

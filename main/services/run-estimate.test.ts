@@ -38,4 +38,18 @@ describe('dry-run advice', () => {
     expect(e.fits).toBe('yes');
     expect(e.advice).toEqual([expect.stringMatching(/^It will take long: about 2\.8 h for 50,000 steps at 0\.20 s per step/)]);
   });
+
+  it('a diffusion run: its sample grids add to the time, and a long budget names the grid settings', () => {
+    const diffusion: DryRunResult = { ...measured, valSize: 0, cacheGrowthBytes: 0, previews: { grids: 9, msPerGrid: 2_000, samplesPerGrid: 8, samplingSteps: 20 } };
+    const quick = adviseEstimate(diffusion, { steps: 300, batchSize: 32 }, { freeBytes: 8 * GIB, totalBytes: 16 * GIB });
+    expect(quick).toMatchObject({ fits: 'yes', advice: [], etaS: 4 + 60 + 18, previews: { grids: 9, msPerGrid: 2_000, totalS: 18 } });
+    const long = adviseEstimate({ ...diffusion, previews: { ...diffusion.previews!, grids: 101 } }, { steps: 20_000, batchSize: 32 }, { freeBytes: 8 * GIB, totalBytes: 16 * GIB });
+    expect(long.advice).toEqual([
+      expect.stringMatching(/^It will take long: about 70 min for 20,000 steps at 0\.20 s per step plus 101 sample grids \(3 min\) — .*\(Samples every, Samples per grid, Sampling steps\)/),
+    ]);
+  });
+
+  it('a classifier estimate has no previews', () => {
+    expect(adviseEstimate(measured, { steps: 300, batchSize: 32 }, { freeBytes: 8 * GIB, totalBytes: 16 * GIB })).not.toHaveProperty('previews');
+  });
 });

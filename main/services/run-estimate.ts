@@ -53,16 +53,18 @@ function duration(s: number): string {
 }
 
 /**
- * Turns a dry run into the estimate the new-run page shows: the time for the whole budget and
- * the peak memory projected over the full run (the decoded-image cache keeps growing as images
- * are first seen), checked against this machine's memory, with what to change when it won't do.
+ * Turns a dry run into the estimate the new-run page shows: the time for the whole budget (with a
+ * diffusion run's sample grids) and the peak memory projected over the full run (the
+ * decoded-image cache keeps growing as images are first seen), checked against this machine's
+ * memory, with what to change when it won't do.
  */
 export function adviseEstimate(
   measured: DryRunResult,
   run: { steps: number; batchSize: number },
   memory: { freeBytes: number; totalBytes: number },
 ): RunEstimate {
-  const etaS = measured.setupS + (run.steps * measured.msPerStep) / 1000;
+  const previews = measured.previews && { ...measured.previews, totalS: (measured.previews.grids * measured.previews.msPerGrid) / 1000 };
+  const etaS = measured.setupS + (run.steps * measured.msPerStep) / 1000 + (previews?.totalS ?? 0);
   const projected = measured.peakBytes + measured.cacheGrowthBytes;
   const advice: string[] = [];
   let fits: RunEstimate['fits'] = 'yes';
@@ -79,8 +81,12 @@ export function adviseEstimate(
     );
   }
   if (etaS > LONG_RUN_S) {
+    const grids = previews ? ` plus ${previews.grids.toLocaleString('en-US')} sample grids (${duration(previews.totalS)})` : '';
+    const sooner = previews
+      ? 'fewer steps, a smaller batch, or fewer and smaller sample grids (Samples every, Samples per grid, Sampling steps) finish sooner'
+      : 'fewer steps, a smaller batch, or a method that caches features (linear-probe) finish sooner';
     advice.push(
-      `It will take long: about ${duration(etaS)} for ${run.steps.toLocaleString('en-US')} steps at ${(measured.msPerStep / 1000).toFixed(2)} s per step — fewer steps, a smaller batch, or a method that caches features (linear-probe) finish sooner.`,
+      `It will take long: about ${duration(etaS)} for ${run.steps.toLocaleString('en-US')} steps at ${(measured.msPerStep / 1000).toFixed(2)} s per step${grids} — ${sooner}.`,
     );
   }
   return {
@@ -92,6 +98,7 @@ export function adviseEstimate(
     stepsMeasured: measured.stepsMeasured,
     setupS: measured.setupS,
     etaS,
+    ...(previews ? { previews } : {}),
     peakBytes: measured.peakBytes,
     projectedPeakBytes: projected,
     freeMemoryBytes: memory.freeBytes,

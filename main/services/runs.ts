@@ -391,19 +391,17 @@ export function createRunService(store: Store, media: MediaStore, events: EventB
       requireRun(id);
       return logs.tail(id, lines);
     },
-    /** A dry run of the settings in a worker: measured step time and memory, and advice. */
+    /** A dry run of the settings in a worker: measured step time (and a diffusion run's sample grid), memory, and advice. */
     async estimate(input: ParsedInput<'runs.estimate'>): Promise<RunEstimate> {
       const { model, spec, diffusion } = await resolveNewRun(input);
-      // The dry run measures the classification trainer; a diffusion run shows examples/s as it goes.
-      if (diffusion) throw new ServiceError('validation', `${model.name} is a diffusion model: estimates measure classifier runs; start the run and watch its examples/s.`);
       if (estimating) throw new ServiceError('conflict', 'An estimate is already running; wait for it to finish.');
       estimating = true;
       const scratch = join(dataDir, 'tmp', `estimate-${process.pid}-${Date.now()}`);
       try {
         await mkdir(scratch, { recursive: true });
         const manifest = join(scratch, 'data.json');
-        await writeManifest(input.datasetId, manifest);
-        const measured = await dryRun(worker, { modelDir: model.path, dataDir: manifest, outDir: scratch, spec: spec as never });
+        await writeManifest(input.datasetId, manifest, diffusion ? 'diffusion' : 'classification');
+        const measured = await dryRun(worker, { modelDir: model.path, dataDir: manifest, outDir: scratch, spec: spec as never, diffusion });
         return adviseEstimate(measured, spec, { freeBytes: freemem(), totalBytes: totalmem() });
       } finally {
         estimating = false;

@@ -3,12 +3,12 @@
 // every event back, checkpoints and exits on `stop`, exits 1 with a one-line error on failure.
 // It never imports electron or the store: the main process is the one writer of the database.
 import { initBackend } from '../engine/backend';
-import { loadDitFolder } from '../engine/diffusion/dit-folder';
-import { DiffusionRun, type DiffusionRunSettings } from '../engine/diffusion/run';
+import { loadDitFolder, type LoadedDit } from '../engine/diffusion/dit-folder';
+import { defaultPreviewEvery, DiffusionRun, previewGridCount, type DiffusionRunEvent, type DiffusionRunSettings } from '../engine/diffusion/run';
 import { disposeModel, loadModelFolder } from '../engine/io/checkpoint';
 import { inputSpec } from '../engine/eval';
 import { openTrainingData } from '../engine/train/data';
-import { SAMPLE_CACHE_BYTES, Trainer } from '../engine/train/trainer';
+import { SAMPLE_CACHE_BYTES, Trainer, type TrainEvent } from '../engine/train/trainer';
 import { storageError } from '../services/errors';
 import { workerRequestSchema, type DryRunResult, type ParsedRunSpec, type WorkerMessage } from './protocol';
 
@@ -57,6 +57,49 @@ function oneLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? 'unknown error';
 }
 
+function disposeDit(model: LoadedDit): void {
+  for (const tensor of Object.values(model.params)) tensor.dispose();
+}
+
+/**
+ * Reads a dry run's figures from its events: start-up until the start event, each step's time
+ * from its examples/s, and calls `stop` once `steps` steps are in. The first step is not timed
+ * (it pays one-off kernel set-up) unless it is the only one.
+ */
+function dryRunClock(t0: number, batchSize: number, steps: number, stop: () => void) {
+  const stepMs: number[] = [];
+  let setupS = 0;
+  let started: Extract<TrainEvent, { type: 'start' }> | undefined;
+  return {
+    onEvent(e: DiffusionRunEvent): void {
+      if (e.type === 'start') {
+        setupS = (performance.now() - t0) / 1000;
+        started = e;
+      }
+      if (e.type === 'step') {
+        stepMs.push((batchSize / e.examplesPerS) * 1000);
+        if (stepMs.length >= steps) stop();
+      }
+    },
+    result() {
+      if (!started || stepMs.length === 0) throw new Error('the dry run took no step');
+      const timed = stepMs.length > 1 ? stepMs.slice(1) : stepMs;
+      const measured = {
+        trainableParams: started.trainableParams,
+        totalParams: started.totalParams,
+        trainSize: started.trainSize,
+        valSize: started.valSize,
+        setupS,
+        msPerStep: median(timed),
+        stepsMeasured: timed.length,
+        // maxRSS is in kilobytes.
+        peakBytes: process.resourceUsage().maxRSS * 1024,
+      } satisfies Omit<DryRunResult, 'cacheGrowthBytes' | 'previews'>;
+      return { measured, started, stepsTaken: stepMs.length };
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const port = connect();
   let trainer: Pick<Trainer, 'stop' | 'requestCheckpoint' | 'extend'> | undefined;
@@ -87,7 +130,7 @@ async function main(): Promise<void> {
       await diffusion.run();
       await Promise.all(pending);
     } finally {
-      for (const tensor of Object.values(model.params)) tensor.dispose();
+      disposeDit(model);
     }
   };
 
@@ -118,54 +161,70 @@ async function main(): Promise<void> {
    * checkpoints; outDir is a scratch folder the caller removes), timing each step and reading the
    * process's peak resident memory, which is what decides whether a run fits.
    */
-  const estimate = async ({ modelDir, dataDir, outDir, spec }: ParsedRunSpec, steps: number): Promise<DryRunResult> => {
-    const t0 = performance.now();
-    await initBackend();
+  const estimateClassifier = async ({ modelDir, dataDir, outDir, spec }: ParsedRunSpec, steps: number, t0: number): Promise<DryRunResult> => {
     const model = await loadModelFolder(modelDir);
     try {
       const dataset = await openTrainingData(dataDir);
       const quiet = Math.max(spec.steps, steps) + 1;
-      const stepMs: number[] = [];
-      let setupS = 0;
-      let started: { trainableParams: number; totalParams: number; trainSize: number; valSize: number } | undefined;
-      const dry = new Trainer({
-        model,
-        dataset,
-        spec: { ...spec, evalEvery: quiet, checkpointEvery: quiet },
-        outDir,
-        onEvent: (e) => {
-          if (e.type === 'start') {
-            setupS = (performance.now() - t0) / 1000;
-            started = e;
-          }
-          if (e.type === 'step') {
-            stepMs.push((spec.batchSize / e.examplesPerS) * 1000);
-            if (stepMs.length >= steps) dry.stop();
-          }
-        },
-      });
+      const clock = dryRunClock(t0, spec.batchSize, steps, () => dry.stop());
+      const dry = new Trainer({ model, dataset, spec: { ...spec, evalEvery: quiet, checkpointEvery: quiet }, outDir, onEvent: clock.onEvent });
       trainer = dry;
       await dry.run();
-      if (!started || stepMs.length === 0) throw new Error('the dry run took no step');
-      const timed = stepMs.length > 1 ? stepMs.slice(1) : stepMs;
+      const { measured, started, stepsTaken } = clock.result();
       const { imageSize, numChannels } = inputSpec(model);
       const perImage = imageSize * imageSize * numChannels * 4;
-      const seen = Math.min(stepMs.length * spec.batchSize, started.trainSize);
+      const seen = Math.min(stepsTaken * spec.batchSize, started.trainSize);
       return {
-        trainableParams: started.trainableParams,
-        totalParams: started.totalParams,
-        trainSize: started.trainSize,
-        valSize: started.valSize,
-        setupS,
-        msPerStep: median(timed),
-        stepsMeasured: timed.length,
-        // maxRSS is in kilobytes.
-        peakBytes: process.resourceUsage().maxRSS * 1024,
+        ...measured,
         cacheGrowthBytes: Math.max(0, Math.min(SAMPLE_CACHE_BYTES, (started.trainSize + started.valSize) * perImage) - seen * perImage),
       };
     } finally {
       disposeModel(model);
     }
+  };
+
+  /**
+   * A diffusion run's dry run: the real DiffusionRun for `steps` updates (base grid first, as the
+   * run does), then one grid of the run's own size and sampler after the last step, timed from
+   * that step's end to the grid's PNGs. No decoded-image cache grows over a diffusion run.
+   */
+  const estimateDiffusion = async ({ modelDir, dataDir, outDir, spec }: ParsedRunSpec, settings: DiffusionRunSettings, steps: number, t0: number): Promise<DryRunResult> => {
+    const model = await loadDitFolder(modelDir);
+    try {
+      const dataset = await openTrainingData(dataDir);
+      const clock = dryRunClock(t0, spec.batchSize, steps, () => dry.stop());
+      let lastStepAt = 0;
+      let msPerGrid: number | undefined;
+      const dry = new DiffusionRun({
+        model,
+        dataset,
+        spec: { ...spec, checkpointEvery: Math.max(spec.steps, steps) + 1 },
+        settings: { ...settings, previewEvery: steps },
+        outDir,
+        onEvent: (e) => {
+          clock.onEvent(e);
+          if (e.type === 'step') lastStepAt = performance.now();
+          if (e.type === 'previews' && e.step > 0) msPerGrid = performance.now() - lastStepAt;
+        },
+      });
+      trainer = dry;
+      await dry.run();
+      if (msPerGrid === undefined) throw new Error('the dry run sampled no grid after a step');
+      const previewEvery = settings.previewEvery ?? defaultPreviewEvery(spec.steps);
+      return {
+        ...clock.result().measured,
+        cacheGrowthBytes: 0,
+        previews: { grids: previewGridCount(spec.steps, previewEvery), msPerGrid, samplesPerGrid: settings.previewCount, samplingSteps: settings.previewSteps },
+      };
+    } finally {
+      disposeDit(model);
+    }
+  };
+
+  const estimate = async (request: ParsedRunSpec, steps: number): Promise<DryRunResult> => {
+    const t0 = performance.now();
+    await initBackend();
+    return request.diffusion ? estimateDiffusion(request, request.diffusion, steps, t0) : estimateClassifier(request, steps, t0);
   };
 
   // An orphaned run would train for nobody: checkpoint (so it can be resumed) and end.

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { diffusionRunSettingsSchema, type DiffusionRunEvent } from '../engine/diffusion/run';
 import { trainSpecSchema } from '../engine/train/spec';
+import type { RunEstimatePreviews } from '../../preload/api';
 
 export const runSpecSchema = z
   .object({
@@ -60,6 +61,8 @@ export interface DryRunResult {
   peakBytes: number;
   /** What the decoded-image cache would still add over a full run (it grows as images are first seen). */
   cacheGrowthBytes: number;
+  /** A diffusion run's sample grids: one timed after the dry run's last step, and how many the full run draws. */
+  previews?: Omit<RunEstimatePreviews, 'totalS'>;
 }
 
 /**

@@ -64,6 +64,9 @@ export function previewClasses(conditioningIds: readonly number[], numClasses: n
 
 export const defaultPreviewEvery = (steps: number): number => Math.max(1, Math.round(steps / 4));
 
+/** Grids a run of `steps` steps samples: the base model's, every `previewEvery` steps, and the last step's. */
+export const previewGridCount = (steps: number, previewEvery: number): number => 1 + Math.floor(steps / previewEvery) + (steps % previewEvery === 0 ? 0 : 1);
+
 export interface DiffusionRunOptions {
   model: LoadedDit;
   dataset: ImageDataset;
