@@ -7,9 +7,9 @@ import { expect, test } from './studio';
 
 const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name });
 
-test('a LoRA diffusion run on the built-in DiT shows the base model samples, then the samples of a training step', async ({ studio, page }) => {
+test('a LoRA diffusion run on the built-in DiT: its dry-run estimate, then the base model samples and the samples of a training step', async ({ studio, page }) => {
   test.skip(!fashionMnistDir(), 'needs Debian package dataset-fashion-mnist');
-  test.setTimeout(90_000);
+  test.setTimeout(150_000);
   const folder = mkdtempSync(join(tmpdir(), 'studio-e2e-trousers-'));
   try {
     // Six real Fashion-MNIST trousers: one class, named like one of the model's.
@@ -37,6 +37,18 @@ test('a LoRA diffusion run on the built-in DiT shows the base model samples, the
     await page.getByLabel('Samples every', { exact: true }).fill('2');
     await page.getByLabel('Samples per grid', { exact: true }).fill('4');
     await page.getByLabel('Sampling steps', { exact: true }).fill('2');
+
+    // The dry run measures these settings: steps, one sample grid, and the grids the run will draw
+    // (the base model's, steps 2 and 4).
+    await page.getByRole('button', { name: 'Estimate (dry run)' }).click();
+    const estimate = page.getByTestId('run-estimate');
+    await expect(estimate).toBeVisible({ timeout: 60_000 });
+    await expect(estimate).toHaveAttribute('data-fits', /yes|tight/);
+    await expect(page.getByTestId('estimate-params')).toContainText(' of ');
+    await expect(page.getByTestId('estimate-step')).toHaveText(/^\d+(\.\d+)? m?s \(median of 3\)$/);
+    await expect(page.getByTestId('estimate-previews')).toHaveText(/^3 × \d+(\.\d+)? m?s = \d+(\.\d+)? m?s \([\d.]+% of the time; measured: one grid of 4 samples × 2 DDIM steps\)$/);
+    await expect(page.getByTestId('estimate-eta')).toHaveText(/\d+s$/);
+    await expect(page.getByTestId('estimate-memory')).toContainText('free');
     await page.getByRole('button', { name: 'Start run' }).click();
     await expect(page.getByRole('heading', { name: 'Trouser LoRA' })).toBeVisible();
 

@@ -396,17 +396,15 @@ function NewRunForm({ catalog }: { catalog: Catalog }) {
         <button type="submit" className="button button-primary" disabled={busy}>
           {busy ? 'Starting…' : 'Start run'}
         </button>
-        {diffusion ? null : (
-          <button
-            type="button"
-            className="button"
-            disabled={busy || estimating}
-            onClick={() => void runEstimate()}
-            title="Runs a few training steps in a separate process to measure time per step and peak memory"
-          >
-            {estimating ? 'Measuring…' : 'Estimate (dry run)'}
-          </button>
-        )}
+        <button
+          type="button"
+          className="button"
+          disabled={busy || estimating}
+          onClick={() => void runEstimate()}
+          title={`Runs a few training steps${diffusion ? ' and one sample grid' : ''} in a separate process to measure time per step and peak memory`}
+        >
+          {estimating ? 'Measuring…' : 'Estimate (dry run)'}
+        </button>
         <a className="button button-ghost" href="#/runs">
           Cancel
         </a>
@@ -420,6 +418,8 @@ const VERDICT: Record<RunEstimate['fits'], string> = {
   tight: 'Memory is tight',
   no: 'Will not fit',
 };
+
+const formatMs = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
 
 /** What the dry run measured, for the settings it ran with, and what to change when it won't do. */
 function EstimateView({ estimate: e, steps }: { estimate: RunEstimate; steps: number }) {
@@ -436,13 +436,30 @@ function EstimateView({ estimate: e, steps }: { estimate: RunEstimate; steps: nu
         <div>
           <dt>Time per step</dt>
           <dd data-testid="estimate-step">
-            {e.msPerStep < 1000 ? `${e.msPerStep.toFixed(0)} ms` : `${(e.msPerStep / 1000).toFixed(2)} s`}{' '}
+            {formatMs(e.msPerStep)}{' '}
             <span className="muted">(median of {e.stepsMeasured})</span>
           </dd>
         </div>
+        {e.previews ? (
+          <div>
+            <dt>Sample grids</dt>
+            <dd
+              data-testid="estimate-previews"
+              title={`Measured: one grid of ${e.previews.samplesPerGrid} samples × ${e.previews.samplingSteps} DDIM steps after the dry run's last step, times the grids the run samples`}
+            >
+              {formatInt(e.previews.grids)} × {formatMs(e.previews.msPerGrid)} = {e.previews.totalS < 60 ? formatMs(e.previews.totalS * 1000) : formatDuration(e.previews.totalS)}{' '}
+              <span className="muted">
+                ({formatPercent((100 * e.previews.totalS) / e.etaS)} of the time; measured: one grid of {e.previews.samplesPerGrid} samples × {e.previews.samplingSteps} DDIM steps)
+              </span>
+            </dd>
+          </div>
+        ) : null}
         <div>
           <dt>Time for {formatInt(steps)} steps</dt>
-          <dd data-testid="estimate-eta" title="Start-up plus every step at the measured time; evaluations add to it">
+          <dd
+            data-testid="estimate-eta"
+            title={e.previews ? 'Start-up, every step at the measured time, and every sample grid' : 'Start-up plus every step at the measured time; evaluations add to it'}
+          >
             {formatDuration(e.etaS)}
           </dd>
         </div>
@@ -454,9 +471,7 @@ function EstimateView({ estimate: e, steps }: { estimate: RunEstimate; steps: nu
         </div>
         <div>
           <dt>Images</dt>
-          <dd>
-            {formatInt(e.trainSize)} train · {formatInt(e.valSize)} val
-          </dd>
+          <dd>{e.previews ? `${formatInt(e.trainSize)} (every labelled image trains)` : `${formatInt(e.trainSize)} train · ${formatInt(e.valSize)} val`}</dd>
         </div>
       </dl>
       {e.advice.length > 0 ? (
