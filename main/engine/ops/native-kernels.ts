@@ -38,10 +38,9 @@ interface NativeAddon {
   layerNorm(heap: ArrayBuffer, rows: number, d: number, xByte: number, gammaByte: number, betaByte: number, yByte: number, normedByte: number, rstdByte: number, eps: number): void;
   layerNormGrad(heap: ArrayBuffer, rows: number, d: number, dyByte: number, normedByte: number, rstdByte: number, gammaByte: number, dxByte: number, dGammaByte: number, dBetaByte: number): void;
   sumRows(heap: ArrayBuffer, rows: number, d: number, xByte: number, outByte: number): void;
-  /** Absent from an addon built before it was added: tfjs's gradient then stays. */
-  softmaxRowsGrad?(heap: ArrayBuffer, rows: number, d: number, yByte: number, dyByte: number, dxByte: number): void;
+  softmaxRowsGrad(heap: ArrayBuffer, rows: number, d: number, yByte: number, dyByte: number, dxByte: number): void;
   /** 4-byte elements, ranks 2–6 keeping the last axis last: shape and perm padded to 6 entries. */
-  transposeRuns?(heap: ArrayBuffer, rank: number, xByte: number, outByte: number, ...shapeThenPerm: number[]): void;
+  transposeRuns(heap: ArrayBuffer, rank: number, xByte: number, outByte: number, ...shapeThenPerm: number[]): void;
 }
 
 /** The parts of tfjs-backend-wasm's BackendWasm the kernel uses. */
@@ -84,14 +83,21 @@ function findAddon(): string | undefined {
   return undefined;
 }
 
+/** Every function the kernels below call: a build older than the sources lacks some. */
+const ADDON_FUNCTIONS = ['open', 'gemm', 'geluErf', 'geluErfGrad', 'layerNorm', 'layerNormGrad', 'sumRows', 'softmaxRowsGrad', 'transposeRuns'] as const;
+
 function loadAddon(): NativeAddon | string {
   const file = findAddon();
   if (!file) return 'native/blas addon not built (npm ci builds it; needs a C compiler)';
+  let addon: Partial<Record<string, unknown>>;
   try {
-    return createRequire(import.meta.url)(file) as NativeAddon;
+    addon = createRequire(import.meta.url)(file) as Partial<Record<string, unknown>>;
   } catch (error) {
     return `native/blas addon failed to load (${String(error instanceof Error ? error.message : error).split('\n')[0]})`;
   }
+  const missing = ADDON_FUNCTIONS.filter((name) => typeof addon[name] !== 'function');
+  if (missing.length > 0) return `native/blas addon is older than the sources (no ${missing.join(', ')}): rebuild it with npm ci or node scripts/build-native.mjs`;
+  return addon as unknown as NativeAddon;
 }
 
 let matMulActive = false;
@@ -196,12 +202,11 @@ let softmaxGradActive = false;
 
 /**
  * Softmax's gradient dx = y·(dy − Σ dy·y) over the last axis (tfjs's only softmax axis) as one
- * kernel; other dtypes, other backends and an addon without it keep tfjs's gradient.
+ * kernel; other dtypes and other backends keep tfjs's gradient.
  */
 function registerSoftmaxGrad(addon: NativeAddon, register: (kernelName: string, kernelFunc: tf.KernelFunc) => void): void {
-  const { softmaxRowsGrad } = addon;
   const stockGrad = tf.getGradient('Softmax');
-  if (!softmaxRowsGrad || !stockGrad) return;
+  if (!stockGrad) return;
   const rowsOf = (t: tf.TensorInfo): [number, number] => {
     const d = t.shape[t.shape.length - 1]!;
     return [d === 0 ? 0 : sizeOf(t.shape) / d, d];
@@ -212,7 +217,7 @@ function registerSoftmaxGrad(addon: NativeAddon, register: (kernelName: string, 
     requireFloat32(FUSED.softmaxGrad, [y, dy]);
     const dx = b.makeOutput(y.shape, 'float32');
     const [rows, d] = rowsOf(y);
-    if (rows > 0) softmaxRowsGrad.call(addon, heapOf(b), rows, d, byteOf(b, y), byteOf(b, dy), byteOf(b, dx));
+    if (rows > 0) addon.softmaxRowsGrad(heapOf(b), rows, d, byteOf(b, y), byteOf(b, dy), byteOf(b, dx));
     return dx;
   });
   tf.registerGradient({
@@ -238,9 +243,8 @@ const MIN_TRANSPOSE_RUN = 4;
  * wasm's kernel, which is faster at that.
  */
 function registerTranspose(addon: NativeAddon, register: (kernelName: string, kernelFunc: tf.KernelFunc) => void): void {
-  const { transposeRuns } = addon;
   const stock = tf.getKernel('Transpose', 'wasm');
-  if (!transposeRuns || !stock) return;
+  if (!stock) return;
   const pad = (xs: number[]) => [...xs, ...Array<number>(MAX_TRANSPOSE_RANK - xs.length).fill(0)];
   tf.unregisterKernel('Transpose', 'wasm');
   register('Transpose', (args) => {
@@ -254,7 +258,7 @@ function registerTranspose(addon: NativeAddon, register: (kernelName: string, ke
       perm.map((p) => x.shape[p]!),
       x.dtype,
     );
-    if (sizeOf(x.shape) > 0) transposeRuns.call(addon, heapOf(b), rank, byteOf(b, x), byteOf(b, out), ...pad(x.shape), ...pad(perm));
+    if (sizeOf(x.shape) > 0) addon.transposeRuns(heapOf(b), rank, byteOf(b, x), byteOf(b, out), ...pad(x.shape), ...pad(perm));
     return out;
   });
 }
