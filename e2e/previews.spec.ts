@@ -98,9 +98,29 @@ test('make a soup of two finished LoRA runs from the runs table, keep it as a mo
   await page.getByLabel('Select LoRA seed 1').check();
   await expect(soupButton).toBeDisabled();
   await page.getByLabel('Select LoRA seed 2').check();
+  // The soup of 9 images is quick: a DOM observer records what the progress bar and its stage line showed.
+  await page.evaluate(() => {
+    const seen = { total: 0, done: 0, stages: [] as string[] };
+    (window as unknown as { soupProgress: typeof seen }).soupProgress = seen;
+    new MutationObserver(() => {
+      const bar = document.querySelector('[data-testid="soup-progress"]');
+      const stage = document.querySelector('[data-testid="soup-stage"]')?.textContent;
+      if (bar) {
+        seen.total = Math.max(seen.total, Number(bar.getAttribute('aria-valuemax') ?? 0));
+        seen.done = Math.max(seen.done, Number(bar.getAttribute('aria-valuenow') ?? 0));
+      }
+      if (stage && seen.stages.at(-1) !== stage) seen.stages.push(stage);
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
   await soupButton.click();
   const dialog = page.getByTestId('soup-dialog');
   await expect(dialog.getByTestId('soup-uniform-accuracy')).toHaveText(/%/, { timeout: 60_000 });
+  // The bar came and went: it counted the 9 images over 2 runs alone, the uniform soup and 1 greedy step.
+  await expect(dialog.getByTestId('soup-progress')).toHaveCount(0);
+  const shown = await page.evaluate(() => (window as unknown as { soupProgress: { total: number; done: number; stages: string[] } }).soupProgress);
+  expect(shown.total).toBe(4 * 9);
+  expect(shown.done).toBeGreaterThan(0);
+  expect(shown.stages.join('\n')).toMatch(/Scoring run \d of 2 alone \(LoRA seed \d\): \d of 9 images/);
   await expect(dialog.getByTestId('soup-greedy-accuracy')).toHaveText(/%/);
   // 30 % of 10 images of each of 3 classes held out by both runs.
   await expect(dialog).toContainText('Scored on 9 held-out images');

@@ -1,13 +1,17 @@
-import { useEffect, useState } from 'react';
-import type { ModelSummary, RunSummary, SoupReport } from '../../../preload/api';
+import { useEffect, useRef, useState } from 'react';
+import type { ModelSummary, RunSummary, SoupProgress, SoupReport } from '../../../preload/api';
 import { useStudio, useToast } from '../../app/StudioProvider';
+import { ProgressBar } from '../../components/ProgressBar';
 import { useModalDialog } from '../../components/useModalDialog';
 import { errorMessage } from '../../lib/errors';
 import { formatAccuracy } from './runsModel';
-import { soupBlocker } from './soupModel';
+import { soupBlocker, soupStageText } from './soupModel';
 import './soup.css';
 
 type Recipe = 'uniform' | 'greedy';
+
+/** A soup job's id, the caller's: its progress events carry it, and jobs.cancel names it. */
+const newJobId = () => `soup-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
 /** "Make soup" for the runs table's selection: opens the soup of those runs in a dialog. */
 export function MakeSoup({ runs }: { runs: readonly RunSummary[] }) {
@@ -32,19 +36,50 @@ function SoupDialog({ runs, onClose }: { runs: RunSummary[]; onClose: () => void
   const [error, setError] = useState<string | null>(null);
   const [keeping, setKeeping] = useState<Recipe | null>(null);
   const [kept, setKept] = useState<Partial<Record<Recipe, ModelSummary>>>({});
+  // The soup being made: its job (to cancel it) and the last progress it reported.
+  const [jobId, setJobId] = useState(newJobId);
+  const [progress, setProgress] = useState<SoupProgress | null>(null);
+  const [cancelling, setCancelling] = useState(false);
+  const [cancelled, setCancelled] = useState(false);
+  const cancelRequested = useRef(false);
+  const making = report === null && error === null && !cancelled;
   const names = new Map(runs.map((r) => [r.id, r.name]));
   const nameOf = (id: number) => names.get(id) ?? `run ${id}`;
 
   useEffect(() => {
-    let alive = true;
-    client.api['soups.make']({ runIds: runs.map((r) => r.id) }).then(
-      (value) => alive && setReport(value),
-      (e: unknown) => alive && setError(errorMessage(e)),
-    );
+    let running = true;
+    const unsubscribe = client.on('soups.progress', (p) => p.jobId === jobId && setProgress(p));
+    client.api['soups.make']({ runIds: runs.map((r) => r.id), jobId })
+      .then(
+        (value) => running && setReport(value),
+        (e: unknown) => running && (cancelRequested.current ? setCancelled(true) : setError(errorMessage(e))),
+      )
+      .finally(() => {
+        running = false;
+        unsubscribe();
+      });
     return () => {
-      alive = false;
+      // Closing the dialog stops the soup: no job is left running unseen.
+      if (running) void client.api['jobs.cancel']({ jobId }).catch(() => {});
+      running = false;
+      unsubscribe();
     };
-  }, [client, runs]);
+  }, [client, runs, jobId]);
+
+  const cancel = () => {
+    if (cancelling) return;
+    cancelRequested.current = true;
+    setCancelling(true);
+    void client.api['jobs.cancel']({ jobId }).catch(() => {});
+  };
+
+  const makeAgain = () => {
+    cancelRequested.current = false;
+    setCancelling(false);
+    setCancelled(false);
+    setProgress(null);
+    setJobId(newJobId());
+  };
 
   const keep = async (recipe: Recipe) => {
     if (!report) return;
@@ -70,7 +105,9 @@ function SoupDialog({ runs, onClose }: { runs: RunSummary[]; onClose: () => void
       data-testid="soup-dialog"
       onCancel={(event) => {
         event.preventDefault();
-        if (keeping === null) onClose();
+        // Esc while the soup is being made stops it (the dialog stays, saying so); otherwise it closes.
+        if (making) cancel();
+        else if (keeping === null) onClose();
       }}
     >
       <h2 id="soup-title" className="dialog-title">
@@ -81,10 +118,26 @@ function SoupDialog({ runs, onClose }: { runs: RunSummary[]; onClose: () => void
           <div className="callout callout-error" role="alert" data-testid="soup-error">
             <span>{error}</span>
           </div>
+        ) : cancelled ? (
+          <div className="callout" role="status" data-testid="soup-cancelled">
+            <span>Cancelled before the soups were scored: nothing was kept.</span>
+            <button type="button" className="button button-small" onClick={makeAgain}>
+              Make it again
+            </button>
+          </div>
         ) : !report ? (
-          <p className="muted" role="status">
-            Averaging the runs' weights and scoring each soup on the images none of them trained on…
-          </p>
+          <div>
+            <p className="muted">Averaging the runs' weights and scoring each soup on the images none of them trained on.</p>
+            <div className="soup-progress">
+              <ProgressBar done={progress?.done ?? 0} total={progress?.total ?? 0} label="Soup progress" testId="soup-progress" />
+              <button type="button" className="button button-small" onClick={cancel} disabled={cancelling}>
+                {cancelling ? 'Cancelling…' : 'Cancel'}
+              </button>
+            </div>
+            <p className="muted soup-stage" role="status" data-testid="soup-stage">
+              {soupStageText(progress)}
+            </p>
+          </div>
         ) : (
           <>
             <p className="muted">
