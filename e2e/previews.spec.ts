@@ -61,6 +61,14 @@ test('preview a dropped handwritten digit with vit-mnist: top-5 with the right d
   await expect(page.getByTestId('preview-error')).toContainText('notes.png: not an image');
 });
 
+/** What the soup test's page script touches (the e2e specs compile without the DOM's types). */
+interface ObservedDom {
+  document: { body: unknown; querySelector(selector: string): { getAttribute(name: string): string | null; textContent: string | null } | null };
+  MutationObserver: new (callback: () => void) => { observe(target: unknown, options: Record<string, boolean>): void };
+  /** The highest progress total and count the bar showed, and each stage line it showed. */
+  soupProgress?: { total: number; done: number; stages: string[] };
+}
+
 /** One call of the studio's HTTP API, as the remote client makes it; returns the value or throws the error. */
 async function call<T>(request: APIRequestContext, studio: RunningStudio, channel: string, input: unknown): Promise<T> {
   const response = await request.post(`${studio.origin}/api/${channel}`, { data: input, headers: { authorization: `Bearer ${studio.token}` } });
@@ -100,24 +108,25 @@ test('make a soup of two finished LoRA runs from the runs table, keep it as a mo
   await page.getByLabel('Select LoRA seed 2').check();
   // The soup of 9 images is quick: a DOM observer records what the progress bar and its stage line showed.
   await page.evaluate(() => {
+    const dom = globalThis as unknown as ObservedDom;
     const seen = { total: 0, done: 0, stages: [] as string[] };
-    (window as unknown as { soupProgress: typeof seen }).soupProgress = seen;
-    new MutationObserver(() => {
-      const bar = document.querySelector('[data-testid="soup-progress"]');
-      const stage = document.querySelector('[data-testid="soup-stage"]')?.textContent;
+    dom.soupProgress = seen;
+    new dom.MutationObserver(() => {
+      const bar = dom.document.querySelector('[data-testid="soup-progress"]');
+      const stage = dom.document.querySelector('[data-testid="soup-stage"]')?.textContent;
       if (bar) {
         seen.total = Math.max(seen.total, Number(bar.getAttribute('aria-valuemax') ?? 0));
         seen.done = Math.max(seen.done, Number(bar.getAttribute('aria-valuenow') ?? 0));
       }
       if (stage && seen.stages.at(-1) !== stage) seen.stages.push(stage);
-    }).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    }).observe(dom.document.body, { subtree: true, childList: true, attributes: true, characterData: true });
   });
   await soupButton.click();
   const dialog = page.getByTestId('soup-dialog');
   await expect(dialog.getByTestId('soup-uniform-accuracy')).toHaveText(/%/, { timeout: 60_000 });
   // The bar came and went: it counted the 9 images over 2 runs alone, the uniform soup and 1 greedy step.
   await expect(dialog.getByTestId('soup-progress')).toHaveCount(0);
-  const shown = await page.evaluate(() => (window as unknown as { soupProgress: { total: number; done: number; stages: string[] } }).soupProgress);
+  const shown = await page.evaluate(() => (globalThis as unknown as ObservedDom).soupProgress!);
   expect(shown.total).toBe(4 * 9);
   expect(shown.done).toBeGreaterThan(0);
   expect(shown.stages.join('\n')).toMatch(/Scoring run \d of 2 alone \(LoRA seed \d\): \d of 9 images/);
