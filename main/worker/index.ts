@@ -62,18 +62,19 @@ function disposeDit(model: LoadedDit): void {
 }
 
 /**
- * Reads a dry run's figures from its events: start-up until the start event, each step's time
+ * Reads a dry run's figures from its events: start-up (from the process's start) until the start event, each step's time
  * from its examples/s, and calls `stop` once `steps` steps are in. The first step is not timed
  * (it pays one-off kernel set-up) unless it is the only one.
  */
-function dryRunClock(t0: number, batchSize: number, steps: number, stop: () => void) {
+function dryRunClock(batchSize: number, steps: number, stop: () => void) {
   const stepMs: number[] = [];
   let setupS = 0;
   let started: Extract<TrainEvent, { type: 'start' }> | undefined;
   return {
     onEvent(e: DiffusionRunEvent): void {
       if (e.type === 'start') {
-        setupS = (performance.now() - t0) / 1000;
+        // From the process's start (performance's time origin): a run pays its start-up too.
+        setupS = performance.now() / 1000;
         started = e;
       }
       if (e.type === 'step') {
@@ -161,12 +162,12 @@ async function main(): Promise<void> {
    * checkpoints; outDir is a scratch folder the caller removes), timing each step and reading the
    * process's peak resident memory, which is what decides whether a run fits.
    */
-  const estimateClassifier = async ({ modelDir, dataDir, outDir, spec }: ParsedRunSpec, steps: number, t0: number): Promise<DryRunResult> => {
+  const estimateClassifier = async ({ modelDir, dataDir, outDir, spec }: ParsedRunSpec, steps: number): Promise<DryRunResult> => {
     const model = await loadModelFolder(modelDir);
     try {
       const dataset = await openTrainingData(dataDir);
       const quiet = Math.max(spec.steps, steps) + 1;
-      const clock = dryRunClock(t0, spec.batchSize, steps, () => dry.stop());
+      const clock = dryRunClock(spec.batchSize, steps, () => dry.stop());
       const dry = new Trainer({ model, dataset, spec: { ...spec, evalEvery: quiet, checkpointEvery: quiet }, outDir, onEvent: clock.onEvent });
       trainer = dry;
       await dry.run();
@@ -188,11 +189,11 @@ async function main(): Promise<void> {
    * run does), then one grid of the run's own size and sampler after the last step, timed from
    * that step's end to the grid's PNGs. No decoded-image cache grows over a diffusion run.
    */
-  const estimateDiffusion = async ({ modelDir, dataDir, outDir, spec }: ParsedRunSpec, settings: DiffusionRunSettings, steps: number, t0: number): Promise<DryRunResult> => {
+  const estimateDiffusion = async ({ modelDir, dataDir, outDir, spec }: ParsedRunSpec, settings: DiffusionRunSettings, steps: number): Promise<DryRunResult> => {
     const model = await loadDitFolder(modelDir);
     try {
       const dataset = await openTrainingData(dataDir);
-      const clock = dryRunClock(t0, spec.batchSize, steps, () => dry.stop());
+      const clock = dryRunClock(spec.batchSize, steps, () => dry.stop());
       let lastStepAt = 0;
       let msPerGrid: number | undefined;
       const dry = new DiffusionRun({
@@ -222,9 +223,8 @@ async function main(): Promise<void> {
   };
 
   const estimate = async (request: ParsedRunSpec, steps: number): Promise<DryRunResult> => {
-    const t0 = performance.now();
     await initBackend();
-    return request.diffusion ? estimateDiffusion(request, request.diffusion, steps, t0) : estimateClassifier(request, steps, t0);
+    return request.diffusion ? estimateDiffusion(request, request.diffusion, steps) : estimateClassifier(request, steps);
   };
 
   // An orphaned run would train for nobody: checkpoint (so it can be resumed) and end.

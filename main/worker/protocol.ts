@@ -52,7 +52,7 @@ export interface DryRunResult {
   totalParams: number;
   trainSize: number;
   valSize: number;
-  /** Model load, data open and (cached methods) feature extraction, before the first step. */
+  /** Process start, model load, data open and (cached methods) feature extraction, before the first step. */
   setupS: number;
   /** Median over the measured steps after the first (which pays one-off kernel set-up). */
   msPerStep: number;
