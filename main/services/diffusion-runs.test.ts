@@ -1,7 +1,7 @@
 // Diffusion runs through the run service: a DiT base model makes a diffusion run in the worker,
 // whose sample grids land in the media store as previews (base model first), with the class
 // conditioning recorded in the run's info.
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,15 +19,18 @@ const newRun = (input: unknown) => inputSchemas['runs.create'].parse(input);
 
 describe('diffusion runs', () => {
   let current: ReturnType<typeof tempStudio> | undefined;
+  let folder: string | undefined;
   afterEach(async () => {
     await current?.studio.close();
+    for (const dir of [folder, current?.dataDir]) if (dir) rmSync(dir, { recursive: true, force: true });
     current = undefined;
+    folder = undefined;
   });
 
   async function setup(classes: Record<string, number>) {
     current = tempStudio();
     const { studio } = current;
-    const folder = mkdtempSync(join(tmpdir(), 'studio-diffusion-data-'));
+    folder = mkdtempSync(join(tmpdir(), 'studio-diffusion-data-'));
     await writeDigitFolder(folder, classes);
     const datasetId = studio.datasets.create('digits').id;
     await studio.imports.start(datasetId, { kind: 'folder', path: folder });
