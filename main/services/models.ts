@@ -12,6 +12,9 @@ import { ServiceError } from './errors';
  * then released; runs load them again in their own process.
  */
 async function describeFolder(folder: string): Promise<NewModel> {
+  // Load on the engine's chosen backend, not tfjs's default cpu one (which also prints its banner).
+  const { initBackend } = await import('../engine/backend');
+  await initBackend();
   const { isDitFolder, loadDitFolder } = await import('../engine/diffusion/dit-folder');
   if (await isDitFolder(folder)) {
     const dit = await loadDitFolder(folder);
