@@ -258,7 +258,7 @@ async function trainDiffusionCli(values: Record<string, string | boolean | strin
       tuner = await trainDiffusion(model, await openTrainingData(str('data')!), spec, onStep);
     }
     try {
-      await saveDiffusionAdapter(outDir, tuner, { baseModel: model.name, steps });
+      await saveDiffusionAdapter(outDir, tuner, model.config, { baseModel: model.name, steps });
       if (singleImage) {
         // What `edit --adapter` reads as ε_ft's class (the file's name only: no paths of this machine).
         const record: SingleImageRecord = { image: path.basename(singleImage), class: model.id2label[singleClass!]!, class_index: singleClass!, scales, image_size: model.config.imageSize, ...(trainSize !== undefined && { train_size: trainSize }) };

@@ -95,7 +95,7 @@ describe('diffusion service', () => {
     try {
       const base = await loadDitFolder(join(BUILT_IN_MODELS, 'dit-fashion'));
       const tuner = initDiffusionTuner(base.params, base.config, 'lora', {}, Rng.fromSeed(1));
-      await saveDiffusionAdapter(folder, tuner, { baseModel: 'dit-fashion', steps: 0 });
+      await saveDiffusionAdapter(folder, tuner, base.config, { baseModel: 'dit-fashion', steps: 0 });
       disposeTuner(tuner);
       disposeModel(base);
       const edit = { modelId: dit.id, image: await upload(), targetClass: 1, scale: 3, beta: 0.5, window: { from: 0, to: 1 }, t0: 0.6, steps: 3, seed: 4 };

@@ -3,15 +3,16 @@
 // .norm2), so LoRA, SaRA and SSF apply unchanged through their VitHooks; `full` trains every DiT
 // weight (the fixed sin-cos pos_embed excepted). The base parameters are never modified.
 import * as tf from '@tensorflow/tfjs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../io/atomic';
-import { readSafetensors, writeSafetensors, type HostTensor } from '../io/safetensors';
+import type { CheckpointLayout } from '../io/checkpoint';
+import { readSafetensors } from '../io/safetensors';
 import { parseOptions } from '../methods/framework';
 import { getMethod } from '../methods/registry';
 import type { NamedTensors, PeftMethod } from '../methods/types';
 import { ditEpsilon, ditParamShapes, type DitConfig } from '../models/dit';
 import type { VitConfig, VitHooks, VitParams } from '../models/vit';
+import { writeMethodAdapter } from '../train/export';
 import { initOptimizerState, optimizerStep, type OptimizerConfig, type OptimizerState } from '../train/optim';
 import { Rng } from '../train/rng';
 import { disposeBatch, epsilonLoss, noiseBatch } from './loss';
@@ -142,48 +143,66 @@ export function disposeTuner(tuner: DiffusionTuner): void {
   tf.dispose([...Object.values(tuner.trainable), ...Object.values(tuner.optimizer.slots).flatMap((s) => Object.values(s))]);
 }
 
-/** adapter_config.json of a diffusion fine-tune. */
-interface DiffusionAdapterConfig {
+/**
+ * Where the DiT's adapted modules sit in the original DiT checkpoints dit-folder.ts reads:
+ * blocks.{i}.attn.qkv / .attn.proj / .mlp.fc1 / .mlp.fc2, the names timm gives a ViT's.
+ */
+const DIT_MODULE_LAYOUT: CheckpointLayout = 'timm';
+
+/** Our facts in a diffusion adapter_config.json (top-level before the PEFT layout, under peft_studio since). */
+interface DiffusionAdapterFacts {
   task: 'diffusion';
   method: DiffusionMethod;
   options: object;
-  base_model: string;
   steps: number;
 }
 
-/** Writes the tuner's tensors (adapter_model.safetensors, canonical names) and adapter_config.json. */
-export async function saveDiffusionAdapter(dir: string, tuner: DiffusionTuner, meta: { baseModel: string; steps: number }): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const host: Record<string, HostTensor> = {};
-  for (const [name, t] of Object.entries(tuner.trainable)) {
-    host[name] = t.dtype === 'int32' ? { dtype: 'int32', shape: t.shape, data: t.dataSync() as Int32Array } : { dtype: 'float32', shape: t.shape, data: t.dataSync() as Float32Array };
-  }
-  await writeSafetensors(path.join(dir, 'adapter_model.safetensors'), host, { task: 'diffusion', method: tuner.method });
-  const config: DiffusionAdapterConfig = { task: 'diffusion', method: tuner.method, options: tuner.options, base_model: meta.baseModel, steps: meta.steps };
-  await writeFileAtomic(path.join(dir, 'adapter_config.json'), [Buffer.from(JSON.stringify(config, null, 2) + '\n')]);
+/**
+ * Writes the tuner's adapter in the classifier export's Hugging Face PEFT layout (train/export.ts):
+ * LoRA as base_model.model.<DiT module>.lora_A/B.weight with PEFT's adapter_config.json, the other
+ * methods under our canonical names, as their classifier export has them.
+ */
+export async function saveDiffusionAdapter(dir: string, tuner: DiffusionTuner, config: DitConfig, meta: { baseModel: string; steps: number }): Promise<void> {
+  const facts: DiffusionAdapterFacts = { task: 'diffusion', method: tuner.method, options: tuner.options, steps: meta.steps };
+  await writeMethodAdapter(dir, getMethod(tuner.method), tuner.trainable, ditAsVit(config), tuner.options, DIT_MODULE_LAYOUT, {
+    base_layout: 'dit',
+    base_model_name_or_path: meta.baseModel,
+    peft_studio: facts,
+  });
 }
 
-/** Reads a diffusion adapter back, checking its tensors against the method's shapes for `config`. */
+/**
+ * Reads a diffusion adapter back, checking its tensors against the method's shapes for `config`.
+ * Adapters written before the PEFT layout (task at the top of adapter_config.json, canonical key
+ * names throughout) still load: where the facts sit tells the two apart.
+ */
 export async function loadDiffusionAdapter(dir: string, config: DitConfig): Promise<Pick<DiffusionTuner, 'method' | 'options' | 'trainable'>> {
-  const raw = JSON.parse(await readFile(path.join(dir, 'adapter_config.json'), 'utf8')) as Partial<DiffusionAdapterConfig>;
-  if (raw.task !== 'diffusion' || !(DIFFUSION_METHODS as readonly string[]).includes(String(raw.method))) {
-    throw new Error(`${dir}: not a diffusion adapter (adapter_config.json task "${raw.task}", method "${raw.method}")`);
+  const raw = JSON.parse(await readFile(path.join(dir, 'adapter_config.json'), 'utf8')) as Partial<DiffusionAdapterFacts> & { peft_studio?: Partial<DiffusionAdapterFacts> };
+  const peftLayout = raw.peft_studio !== undefined;
+  const facts = raw.peft_studio ?? raw;
+  if (facts.task !== 'diffusion' || !(DIFFUSION_METHODS as readonly string[]).includes(String(facts.method))) {
+    throw new Error(`${dir}: not a diffusion adapter (adapter_config.json task "${facts.task}", method "${facts.method}")`);
   }
-  const method = raw.method!;
+  const method = facts.method!;
   const m = registryMethod(method);
-  const options = m ? parseOptions(m, raw.options) : {};
+  const options = m ? parseOptions(m, facts.options) : {};
+  const vitView = ditAsVit(config);
   const expected = m
-    ? new Map([...m.shapes(ditAsVit(config), options), ...(m.buffers?.(ditAsVit(config), options) ?? [])])
+    ? new Map([...m.shapes(vitView, options), ...(m.buffers?.(vitView, options) ?? [])])
     : new Map([...ditParamShapes(config)].filter(([n]) => n !== 'pos_embed'));
   const { tensors } = await readSafetensors(path.join(dir, 'adapter_model.safetensors'));
-  const trainable: NamedTensors = {};
-  for (const [name, shape] of expected) {
-    const h = tensors.get(name);
-    if (!h || h.shape.join(',') !== shape.join(',')) {
-      tf.dispose(Object.values(trainable));
-      throw new Error(`${dir}: adapter tensor "${name}" is ${h ? `[${h.shape.join(', ')}]` : 'missing'}, the model needs [${shape.join(', ')}]`);
+  const file: NamedTensors = Object.fromEntries([...tensors].map(([name, h]) => [name, tf.tensor(h.data, h.shape, h.dtype)]));
+  let named = file;
+  try {
+    named = peftLayout && m ? m.fromAdapterTensors(file, vitView, options, DIT_MODULE_LAYOUT) : file;
+    for (const [name, shape] of expected) {
+      const t = named[name];
+      if (!t || t.shape.join(',') !== shape.join(',')) {
+        throw new Error(`${dir}: adapter tensor "${name}" is ${t ? `[${t.shape.join(', ')}]` : 'missing'}, the model needs [${shape.join(', ')}]`);
+      }
     }
-    trainable[name] = tf.tensor(h.data, h.shape, h.dtype);
+    return { method, options, trainable: Object.fromEntries([...expected.keys()].map((name) => [name, tf.clone(named[name]!)])) };
+  } finally {
+    tf.dispose([...Object.values(file), ...(named === file ? [] : Object.values(named))]);
   }
-  return { method, options, trainable };
 }

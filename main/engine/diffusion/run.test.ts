@@ -92,6 +92,6 @@ describe('diffusion run', () => {
     expect(second.filter((e) => e.type === 'previews').map((e) => (e as { step: number }).step)).toEqual([4]);
     const finished = (second.at(-1) as Extract<DiffusionRunEvent, { type: 'done' }>).summary;
     expect(finished).toMatchObject({ stopped: false, steps: 4, adapterDir: path.join(outDir, 'adapter') });
-    expect(JSON.parse(await readFile(path.join(outDir, 'adapter', 'adapter_config.json'), 'utf8'))).toMatchObject({ task: 'diffusion', method: 'lora', steps: 4 });
+    expect(JSON.parse(await readFile(path.join(outDir, 'adapter', 'adapter_config.json'), 'utf8'))).toMatchObject({ peft_type: 'LORA', peft_studio: { task: 'diffusion', method: 'lora', steps: 4 } });
   });
 });

@@ -189,7 +189,7 @@ export class DiffusionRun extends RunControls {
       if (lastCheckpointStep !== step) await checkpoint();
       const stopped = step < spec.steps;
       const adapterDir = stopped ? null : path.join(outDir, 'adapter');
-      if (adapterDir) await saveDiffusionAdapter(adapterDir, tuner, { baseModel: model.name, steps: step });
+      if (adapterDir) await saveDiffusionAdapter(adapterDir, tuner, model.config, { baseModel: model.name, steps: step });
       emit({
         type: 'done',
         summary: {

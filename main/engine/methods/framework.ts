@@ -22,6 +22,8 @@ export function targetConfig(config: VitConfig, numLabels: number): VitConfig {
 export function headSideShapes(config: VitConfig): Map<string, number[]> {
   const d = config.hiddenSize;
   const shapes = new Map<string, number[]>();
+  // No classes, no head side: the DiT seen as a ViT (diffusion/finetune.ts ditAsVit).
+  if (config.numLabels === 0) return shapes;
   if (config.finalNorm !== 'none' && normAfterPooling(config)) shapes.set('norm.weight', [d]).set('norm.bias', [d]);
   return shapes.set('head.weight', [d, config.numLabels]).set('head.bias', [config.numLabels]);
 }

@@ -24,7 +24,30 @@ async function toHost(tensors: NamedTensors): Promise<Record<string, HostTensor>
 
 const writeJson = (file: string, value: unknown) => writeFileAtomic(file, [Buffer.from(JSON.stringify(value, null, 2) + '\n')]);
 
-/** adapter_model.safetensors + adapter_config.json (the method's format plus our run facts). */
+/**
+ * adapter_model.safetensors (the method's adapterTensors, keyed for `layout`) + adapter_config.json
+ * (the method's adapterConfig, then `facts`): the one writer of classifier and diffusion adapters.
+ */
+export async function writeMethodAdapter<O extends object>(
+  dir: string,
+  method: PeftMethod<O>,
+  trainable: NamedTensors,
+  config: VitConfig,
+  options: O,
+  layout: CheckpointLayout,
+  facts: Record<string, unknown>,
+): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  const tensors = method.adapterTensors(trainable, config, options, layout);
+  try {
+    await writeSafetensors(path.join(dir, 'adapter_model.safetensors'), await toHost(tensors), { format: 'pt' });
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+  await writeJson(path.join(dir, 'adapter_config.json'), { ...method.adapterConfig(config, options, layout), ...facts });
+}
+
+/** A classifier run's adapter: the method's format plus our run facts. */
 export async function writeAdapter<O extends object>(
   dir: string,
   method: PeftMethod<O>,
@@ -33,15 +56,7 @@ export async function writeAdapter<O extends object>(
   options: O,
   info: { layout: CheckpointLayout; baseModel: string; id2label: string[] },
 ): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  const tensors = method.adapterTensors(trainable, config, options, info.layout);
-  try {
-    await writeSafetensors(path.join(dir, 'adapter_model.safetensors'), await toHost(tensors), { format: 'pt' });
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
-  await writeJson(path.join(dir, 'adapter_config.json'), {
-    ...method.adapterConfig(config, options, info.layout),
+  await writeMethodAdapter(dir, method, trainable, config, options, info.layout, {
     base_model_name_or_path: info.baseModel,
     peft_studio: { method: method.name, options, num_labels: config.numLabels },
     id2label: Object.fromEntries(info.id2label.map((l, i) => [String(i), l])),
