@@ -8,6 +8,9 @@ import { digitPng, writeDigitFolder } from '../../test/digits';
 import { tempStudio } from '../../test/studio';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'studio-import-'));
+/** Originals (media) or thumbnails (thumbs) stored in a data folder, shard folders left out. */
+const storedFiles = (dataDir: string, folderName: string) =>
+  readdirSync(join(dataDir, folderName), { recursive: true }).filter((f) => String(f).length > 3).length;
 
 describe('import service', () => {
   let current: ReturnType<typeof tempStudio> | undefined;
@@ -54,9 +57,8 @@ describe('import service', () => {
     const page = studio.datasets.images(datasetId, {}, 0, 100);
     expect(page.items.every((item) => item.width === 28 && item.height === 28)).toBe(true);
     // One original and one thumbnail per distinct image, on disk by hash.
-    const count = (folderName: string) => readdirSync(join(dataDir, folderName), { recursive: true }).filter((f) => String(f).length > 3).length;
-    expect(count('media')).toBe(8);
-    expect(count('thumbs')).toBe(8);
+    expect(storedFiles(dataDir, 'media')).toBe(8);
+    expect(storedFiles(dataDir, 'thumbs')).toBe(8);
     expect(progress.at(-1)).toMatchObject({ status: 'done', done: progress.at(-1)!.total });
 
     // Importing the same folder again adds nothing.
@@ -77,6 +79,30 @@ describe('import service', () => {
     const report = await importAndWait(datasetId, { kind: 'upload', files });
     expect(report).toMatchObject({ status: 'done', added: 3, skipped: 1 });
     expect(studio.datasets.get(datasetId).classes).toMatchObject([{ name: 'cats', imageCount: 2 }]);
+  });
+
+  it('files prepared together still land in file order: ids, duplicates and progress as if one by one', async () => {
+    current = tempStudio();
+    const { studio, dataDir } = current;
+    const datasetId = studio.datasets.create('ordered').id;
+    const png = async (index: number) => (await digitPng(index % 10, index)).toString('base64');
+    // f04 repeats f03 right behind it (both in flight at once); f09 is not an image.
+    const bytes = await Promise.all(Array.from({ length: 14 }, (_, i) => png(i)));
+    bytes[4] = bytes[3]!;
+    bytes[9] = Buffer.from('not an image').toString('base64');
+    const files = bytes.map((base64, i) => ({ name: `f${String(i).padStart(2, '0')}.png`, folder: '', base64 }));
+    const progress: JobProgress[] = [];
+    studio.events.subscribe((event, payload) => event === 'job.progress' && progress.push(payload as JobProgress));
+
+    const report = await importAndWait(datasetId, { kind: 'upload', files });
+
+    expect(report).toMatchObject({ status: 'done', added: 12, duplicates: 1, skipped: 1 });
+    expect(report.issues.map((i) => i.path)).toEqual(['f09.png']);
+    const items = [...studio.datasets.images(datasetId, {}, 0, 100).items].sort((a, b) => a.id - b.id);
+    expect(items.map((item) => item.fileName)).toEqual(files.map((f) => f.name).filter((name) => !['f04.png', 'f09.png'].includes(name)));
+    const done = progress.map((p) => p.done);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+    expect([storedFiles(dataDir, 'media'), storedFiles(dataDir, 'thumbs')]).toEqual([12, 12]);
   });
 
   it('cancelling keeps what was imported before and says so', async () => {
@@ -101,6 +127,9 @@ describe('import service', () => {
     expect(report.added).toBeGreaterThan(0);
     expect(report.added).toBeLessThan(40);
     expect(studio.datasets.get(datasetId).imageCount).toBe(report.added);
+    // Files that were in flight at the cancel got their rows: none is left on disk without one.
+    const { dataDir } = current;
+    expect([storedFiles(dataDir, 'media'), storedFiles(dataDir, 'thumbs')]).toEqual([report.added, report.added]);
   });
 
   it('deleting a dataset sweeps files no other dataset uses', async () => {
