@@ -5,7 +5,7 @@
 //   1. builds the app if out/renderer/index.html is missing;
 //   2. makes a 60,000-image dataset: 2,000 real MNIST digits go through the real importer (timed,
 //      reported), the other 58,000 are written straight into the data folder with the store's own
-//      repos (openStore, createMediaStore) while no studio runs — the importer does ~65 images/s,
+//      repos (openStore, createMediaStore) while no studio runs — the importer does ~100–200 images/s (bench/import.ts),
 //      far too slow for 60k here. Every image has its own bytes (a per-image PNG text chunk on a
 //      pool of real digits), so 60,000 distinct content hashes, originals and thumbnails;
 //   3. starts the built remote shell (node out/main/remote.js) on that folder and drives Chromium
