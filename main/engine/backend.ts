@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { nativeMatMulActive, registerNativeKernels } from './ops/native-kernels';
 import { registerCopyFreeWasmKernels } from './ops/wasm-copies';
+import { replaceWasmKernel } from './ops/wasm-kernel';
 
 export interface BackendInfo {
   /** tfjs backend name: 'tensorflow' (tfjs-node / tfjs-node-gpu), 'wasm' or 'cpu'. */
@@ -195,15 +196,14 @@ let batchMatMulPatched = false;
  */
 function registerFastWasmBatchMatMul(): void {
   if (batchMatMulPatched) return;
-  const stock = tf.getKernel('BatchMatMul', 'wasm');
   const transposeKernel = tf.getKernel('Transpose', 'wasm');
-  if (!stock || !transposeKernel) return;
+  if (!transposeKernel) return;
   // cwrap'd per wasm module, in case the backend is ever re-created, with numeric arguments only
   // (an 'array' argument costs a stack allocation and a copy on every call): the two shapes live
   // in a 6-int buffer of the module's heap, written once per kernel call.
   const products = new WeakMap<object, { product: (...args: unknown[]) => void; shapes: number }>();
 
-  const kernelFunc: tf.KernelFunc = (args) => {
+  const batched = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
     const backend = args.backend as unknown as WasmBackendInternals;
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
@@ -214,7 +214,7 @@ function registerFastWasmBatchMatMul(): void {
     const n = transposeB ? b.shape[rank - 2]! : b.shape[rank - 1]!;
     const sameBatch = b.shape.length === rank && outer.every((d, i) => d === b.shape[i]);
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || !sameBatch || batch <= 1 || m * k * n < MIN_MACS_PER_MATRIX) {
-      return stock.kernelFunc(args);
+      return stock(args);
     }
     let entry = products.get(backend.wasm);
     if (!entry) {
@@ -250,7 +250,5 @@ function registerFastWasmBatchMatMul(): void {
     if (right !== b) backend.disposeData(right.dataId);
     return out;
   };
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc });
-  batchMatMulPatched = true;
+  batchMatMulPatched = replaceWasmKernel('BatchMatMul', batched);
 }

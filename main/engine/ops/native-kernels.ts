@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { replaceWasmKernel } from './wasm-kernel';
 
 /** The addon's functions (native/blas/src/peft_blas.c); offsets are bytes into the heap. */
 interface NativeAddon {
@@ -121,10 +122,9 @@ export function registerNativeKernels(): NativeKernelStatus {
   const threads = Math.max(1, Math.floor(Number(process.env.PEFT_STUDIO_BLAS_THREADS ?? '1')) || 1);
   const opened = addon.open(choice, threads);
   if (!opened.library) return (status = { reason: `no optimised BLAS library (${opened.error ?? 'unknown'})`, fused: true });
-  const stock = tf.getKernel('BatchMatMul', 'wasm');
-  if (!stock) return (status = { reason: 'the wasm backend has no BatchMatMul kernel', fused: true });
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: nativeBatchMatMul(addon, stock.kernelFunc) });
+  if (!replaceWasmKernel('BatchMatMul', (stock) => nativeBatchMatMul(addon, stock))) {
+    return (status = { reason: 'the wasm backend has no BatchMatMul kernel', fused: true });
+  }
   matMulActive = true;
   return (status = { library: opened.library, fused: true });
 }
@@ -149,13 +149,9 @@ function requireFloat32(kernel: string, inputs: tf.TensorInfo[]): void {
 
 function registerFusedKernels(addon: NativeAddon): void {
   const register = (kernelName: string, kernelFunc: tf.KernelFunc) => tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
-  const stockSum = tf.getKernel('Sum', 'wasm');
-  if (stockSum) {
-    tf.unregisterKernel('Sum', 'wasm');
-    register('Sum', leadingAxesSum(addon, stockSum.kernelFunc));
-  }
+  replaceWasmKernel('Sum', (stock) => leadingAxesSum(addon, stock));
+  replaceWasmKernel('Transpose', (stock) => runsTranspose(addon, stock));
   registerSoftmaxGrad(addon, register);
-  registerTranspose(addon, register);
   register(FUSED.gelu, ({ inputs, backend }) => {
     const b = backend as unknown as WasmBackend;
     const { x } = inputs as { x: tf.TensorInfo };
@@ -242,25 +238,22 @@ const MIN_TRANSPOSE_RUN = 4;
  * (runs of at least MIN_TRANSPOSE_RUN); other permutations, where every element moves alone, keep
  * wasm's kernel, which is faster at that.
  */
-function registerTranspose(addon: NativeAddon, register: (kernelName: string, kernelFunc: tf.KernelFunc) => void): void {
-  const stock = tf.getKernel('Transpose', 'wasm');
-  if (!stock) return;
+function runsTranspose(addon: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
   const pad = (xs: number[]) => [...xs, ...Array<number>(MAX_TRANSPOSE_RANK - xs.length).fill(0)];
-  tf.unregisterKernel('Transpose', 'wasm');
-  register('Transpose', (args) => {
+  return (args) => {
     const b = args.backend as unknown as WasmBackend;
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { perm } = args.attrs as unknown as { perm: number[] };
     const rank = x.shape.length;
     const runs = rank >= 2 && rank <= MAX_TRANSPOSE_RANK && perm[rank - 1] === rank - 1 && x.shape[rank - 1]! >= MIN_TRANSPOSE_RUN;
-    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || !runs) return stock.kernelFunc(args);
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || !runs) return fallback(args);
     const out = b.makeOutput(
       perm.map((p) => x.shape[p]!),
       x.dtype,
     );
     if (sizeOf(x.shape) > 0) addon.transposeRuns(heapOf(b), rank, byteOf(b, x), byteOf(b, out), ...pad(x.shape), ...pad(perm));
     return out;
-  });
+  };
 }
 
 /** Sum over the leading axes of a float32 tensor as column sums; any other reduction goes to `fallback`. */
@@ -304,21 +297,20 @@ function nativeBatchMatMul(addon: NativeAddon, fallback: tf.KernelFunc): tf.Kern
     const [kb, n] = transposeB ? [bc, br] : [br, bc];
     if (k !== kb) throw new Error(`BatchMatMul: inner dimensions ${k} and ${kb} differ (shapes ${String(a.shape)} and ${String(b.shape)})`);
     const outer = tf.backend_util.assertAndGetBroadcastShape(aOuter, bOuter);
-    const batch = outer.reduce((x, y) => x * y, 1);
+    const batch = sizeOf(outer);
     const out = backend.makeOutput([...outer, m, n], 'float32');
-    const offset = (t: tf.TensorInfo) => byteOf(backend, t);
     if (batch * m * n === 0) return out;
     if (k === 0) {
-      backend.wasm.HEAPU8.fill(0, offset(out), offset(out) + 4 * batch * m * n);
+      backend.wasm.HEAPU8.fill(0, byteOf(backend, out), byteOf(backend, out) + 4 * batch * m * n);
       return out;
     }
     // The heap is read after makeOutput, which may grow (and so replace) it.
     const heap = heapOf(backend);
-    const [aBase, bBase, outBase] = [offset(a), offset(b), offset(out)];
+    const [aBase, bBase, outBase] = [byteOf(backend, a), byteOf(backend, b), byteOf(backend, out)];
     const product = (count: number, aByte: number, bByte: number, outByte: number, aStride: number, bStride: number) =>
       addon.gemm(heap, count, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0, aByte, bByte, outByte, aStride, bStride);
-    const aBatch = aOuter.reduce((x, y) => x * y, 1);
-    const bBatch = bOuter.reduce((x, y) => x * y, 1);
+    const aBatch = sizeOf(aOuter);
+    const bBatch = sizeOf(bOuter);
     if (aBatch === batch && bBatch === batch) product(batch, aBase, bBase, outBase, m * k, k * n);
     else if (aBatch === 1 || bBatch === 1) product(batch, aBase, bBase, outBase, aBatch === 1 ? 0 : m * k, bBatch === 1 ? 0 : k * n);
     else {

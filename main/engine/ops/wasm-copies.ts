@@ -3,19 +3,13 @@
 // ~200–350 ms of a ~3 s step on a loaded 2-core machine, both down to a few ms. GatherV2 copied
 // element by element: ~140 ms of a 290 ms side-tuning step (gathering its cached taps), now ~1 ms.
 import * as tf from '@tensorflow/tfjs';
+import { replaceWasmKernel } from './wasm-kernel';
 
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
 interface WasmBackend {
   incRef(dataId: object): void;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-function replace(kernelName: string, make: (stock: tf.KernelFunc) => tf.KernelFunc): void {
-  const stock = tf.getKernel(kernelName, 'wasm');
-  if (!stock) return;
-  tf.unregisterKernel(kernelName, 'wasm');
-  tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: make(stock.kernelFunc) });
 }
 
 /**
@@ -154,10 +148,10 @@ let registered = false;
 /** Registers the copy-free Identity, Slice, Unpack and SplitV kernels and the block-copy GatherV2 for wasm. */
 export function registerCopyFreeWasmKernels(): void {
   if (registered) return;
-  replace('Identity', sharedIdentity);
-  replace('Slice', copyFreeSlice);
-  replace('Unpack', copyFreeUnpack);
-  replace('SplitV', copyFreeSplitV);
-  replace('GatherV2', blockCopyGather);
+  replaceWasmKernel('Identity', sharedIdentity);
+  replaceWasmKernel('Slice', copyFreeSlice);
+  replaceWasmKernel('Unpack', copyFreeUnpack);
+  replaceWasmKernel('SplitV', copyFreeSplitV);
+  replaceWasmKernel('GatherV2', blockCopyGather);
   registered = true;
 }
