@@ -31,7 +31,8 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 };
 
 describe('native softmax gradient', () => {
-  it('is registered where the addon is built (CI builds it)', () => {
+  it('is registered where the addon is built (CI builds it)', (ctx) => {
+    if (!native && !process.env.CI) ctx.skip('SKIPPED: the native/blas addon is not in use here (tfjs keeps its own softmax gradient)');
     expect(tf.getBackend()).toBe('wasm');
     expect(native).toBe(true);
   });
