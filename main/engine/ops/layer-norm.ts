@@ -1,12 +1,13 @@
 // LayerNorm over the last axis of [R, D] rows with a hand-written gradient. tfjs differentiates
 // tf.moments op by op (casts, broadcasts, a reduction per path), ~25 kernels per norm; the closed
-// form below needs 9 and saves only the normalised rows and 1/σ.
+// form below needs 9 and saves only the normalised rows and 1/σ; with the native addon on wasm it
+// is one fused pass each way.
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, nativeFusedActive } from './native-kernels';
 
 /**
- * (x − μ) / √(σ² + eps) · γ + β per row. The forward runs the same kernels as
- * tf.moments-based code, so values are bit-identical to it; the backward is
+ * (x − μ) / √(σ² + eps) · γ + β per row. Without the fused pass the forward runs the same kernels
+ * as tf.moments-based code, so values are bit-identical to it (with it, equal within rounding); the backward is
  * dx = r · (g − mean(g) − n · mean(g · n)) with g = dy · γ, n the normalised rows, r = 1/σ.
  */
 export function layerNormRows(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor2D {
